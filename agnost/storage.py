@@ -12,39 +12,11 @@ worker thread, so a store may block on files or locks without stalling the event
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-import attrs
+from ._core.local import StoredAuth, StoreUpdate, WireObject
 
 __all__ = ["MemoryStore", "Storage", "StoreUpdate", "StoredAuth", "WireObject", "default_store"]
-
-#: A JSON object as it travels on the wire: the session or the user exactly as the server sent it.
-WireObject = Mapping[str, Any]
-
-
-class StoreUpdate(TypedDict, total=False):
-    """The keys a :meth:`Storage.save` call changes; a key left out keeps its stored value.
-
-    A key set to ``None`` removes that object from the store.
-    """
-
-    session: WireObject | None
-    user: WireObject | None
-
-
-@attrs.frozen
-class StoredAuth:
-    """What a store holds: the session and the user as the server sent them, or ``None``."""
-
-    session: WireObject | None = None
-    user: WireObject | None = None
-
-    @property
-    def token(self) -> str | None:
-        """The stored session's token, or ``None`` when there is no usable one."""
-        token = self.session.get("token") if self.session is not None else None
-        return token if isinstance(token, str) else None
 
 
 @runtime_checkable

@@ -1,0 +1,115 @@
+"""agnost: the Python client for Agnost auth sessions.
+
+Blocking client (on requests)::
+
+    import agnost
+
+    with agnost.create_client("https://myapp.example.com", "client-key") as client:
+        grant = client.auth.sign_in_with_email("ada@example.com", "secret")
+        print(client.auth.get_all_sessions())
+
+The async twin is ``agnost_async`` (on aiohttp). Models and errors are the same classes in
+both and are importable from either package.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._core.errors import (
+    AccessTokenError,
+    AgnostError,
+    APIError,
+    APIKeyError,
+    ClientError,
+    ConnectError,
+    CorruptStorageError,
+    EmailNotVerifiedError,
+    ErrorItem,
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    InvalidCredentialsError,
+    InvalidSessionTokenError,
+    MissingSessionTokenError,
+    NotAllowedError,
+    RequestTimeoutError,
+    ResponseDecodeError,
+    ResponseTooLargeError,
+    ServerError,
+    SessionTokenError,
+    StorageError,
+    TLSError,
+    TransportError,
+    UserNotFoundError,
+    ValidationError,
+)
+from ._core.http import Timeout
+from ._core.models import (
+    AuthGrant,
+    Device,
+    OperatingSystem,
+    Session,
+    SignUpResult,
+    User,
+    UserAgent,
+)
+from ._core.wire import from_wire, to_wire
+from ._version import __version__
+from .storage import MemoryStore, Storage, StoredAuth
+
+if TYPE_CHECKING:
+    from .client import Client, create_client
+
+__all__ = [
+    "APIError",
+    "APIKeyError",
+    "AccessTokenError",
+    "AgnostError",
+    "AuthGrant",
+    "Client",
+    "ClientError",
+    "ConnectError",
+    "CorruptStorageError",
+    "Device",
+    "EmailNotVerifiedError",
+    "ErrorItem",
+    "InvalidArgumentError",
+    "InvalidArgumentTypeError",
+    "InvalidCredentialsError",
+    "InvalidSessionTokenError",
+    "MemoryStore",
+    "MissingSessionTokenError",
+    "NotAllowedError",
+    "OperatingSystem",
+    "RequestTimeoutError",
+    "ResponseDecodeError",
+    "ResponseTooLargeError",
+    "ServerError",
+    "Session",
+    "SessionTokenError",
+    "SignUpResult",
+    "Storage",
+    "StorageError",
+    "StoredAuth",
+    "TLSError",
+    "Timeout",
+    "TransportError",
+    "User",
+    "UserAgent",
+    "UserNotFoundError",
+    "ValidationError",
+    "__version__",
+    "create_client",
+    "from_wire",
+    "to_wire",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The client pulls in requests; loading it on first use keeps `import agnost` light and
+    # lets agnost_async share this package's core without ever importing requests.
+    if name in ("Client", "create_client"):
+        from . import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'agnost' has no attribute {name!r}")

@@ -1,0 +1,164 @@
+"""What both clients share: configuration, the token they send, and every step without I/O
+on the network.
+
+The sync ``agnost.Client`` and the async ``agnost_async.AsyncClient`` subclass
+:class:`BaseClient` and add only their send loop: call the transport, then apply the
+outcome. Store calls here are synchronous; the async client runs them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from ._core import local
+from ._core.errors import InvalidArgumentTypeError, SessionTokenError, StorageError
+from ._core.http import ClientConfig, Request, Response, Timeout
+from ._core.operations import Endpoint, Operation, handle
+from .storage import Storage, default_store
+
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "BaseClient", "Settled"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("agnost")
+
+#: Default limits: 30 s for a whole call, 10 s to connect.
+DEFAULT_TIMEOUT = Timeout()
+#: Answers larger than this are refused after reading this many bytes (auth answers are small).
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+
+@attrs.frozen
+class Settled(Generic[T]):
+    """The end of one call before its local change is applied: a value or an error."""
+
+    value: T | None
+    change: local.LocalChange | None
+    error: Exception | None = None
+
+    def unwrap(self) -> T:
+        """Return the value, or raise the error."""
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+
+class BaseClient:
+    """The flavour-independent half of a client. Not for direct use."""
+
+    def __init__(
+        self,
+        env_url: str,
+        client_key: str,
+        *,
+        api_key: str | None,
+        storage: Storage | None,
+        sign_in_redirect: Callable[[], Any] | None,
+        timeout: Timeout | float | None,
+        max_response_bytes: int,
+    ) -> None:
+        self._config = ClientConfig.create(env_url, client_key, api_key)
+        if storage is None:
+            storage = default_store(self._config.base_url, self._config.client_key)
+        elif not isinstance(storage, Storage):
+            raise InvalidArgumentTypeError(
+                "invalid_storage", "storage must have load(), save() and clear() methods"
+            )
+        if sign_in_redirect is not None and not callable(sign_in_redirect):
+            raise InvalidArgumentTypeError(
+                "invalid_sign_in_redirect",
+                "sign_in_redirect must be a callable (it is called after the session is"
+                " invalidated), not a URL",
+            )
+        if not isinstance(max_response_bytes, int) or max_response_bytes <= 0:
+            raise InvalidArgumentTypeError(
+                "invalid_max_response_bytes", "max_response_bytes must be a positive int"
+            )
+        self._storage: Storage = storage
+        self._sign_in_redirect = sign_in_redirect
+        self._timeout = _timeout(timeout)
+        self._max_response_bytes = max_response_bytes
+        #: The token sent as the ``Session`` header; kept apart from the store because
+        #: ``clear_local_data`` empties the store but keeps sending it.
+        self._token: str | None = None
+
+    def __repr__(self) -> str:
+        signed_in = "signed in" if self._token is not None else "signed out"
+        return f"<{type(self).__name__} {self._config.base_url} {signed_in}>"
+
+    @property
+    def base_url(self) -> str:
+        """The environment's base URL every request goes to."""
+        return self._config.base_url
+
+    @property
+    def storage(self) -> Storage:
+        """The store holding this client's session and user."""
+        return self._storage
+
+    # --- steps without network I/O, shared by both flavours ---------------------------------
+
+    def _request(self, endpoint: Endpoint, token: str | None) -> Request:
+        return Request(
+            method=endpoint.method,
+            url=self._config.url(endpoint.path, endpoint.query),
+            headers=self._config.headers(token, json_body=endpoint.has_body),
+            body=endpoint.encoded_body(),
+        )
+
+    def _settle(
+        self, op: Operation[T], endpoint: Endpoint, response: Response, token: str | None
+    ) -> Settled[T]:
+        logger.debug("%s %s -> %s", endpoint.method, endpoint.path, response.status)
+        try:
+            outcome = handle(op, endpoint, response, sent_token=token)
+        except SessionTokenError as error:
+            change = local.invalidation_after(
+                error, sent_token=token, target_token=endpoint.target_token
+            )
+            return Settled(value=None, change=change, error=error)
+        return Settled(value=outcome.value, change=outcome.change)
+
+    def _restore_blocking(self) -> None:
+        """Start sending the stored session's token, if there is one."""
+        try:
+            self._token = self._storage.load().token
+        except StorageError as error:
+            logger.warning("starting signed out: %s", error)
+
+    def _apply_blocking(self, change: local.LocalChange) -> bool:
+        """Apply ``change`` to the store and the header; return whether to call the redirect.
+
+        The header changes first, so a session works for this process even when the store
+        cannot be written (the store's error is raised after).
+        """
+        if isinstance(change, local.Store):
+            if change.token is not None:
+                self._token = change.token
+            self._storage.save(change.update)
+            return False
+        ours = change.if_token is None or self._token == change.if_token
+        if change.stop_sending and ours:
+            self._token = None
+        removed = self._storage.clear(if_token=change.if_token)
+        # An invalidation by error notifies once: later failures of the same token find
+        # nothing left to clear.
+        return change.notify and (change.if_token is None or ours or removed)
+
+
+def _timeout(value: Timeout | float | None) -> Timeout:
+    if isinstance(value, Timeout):
+        return value
+    if value is None:
+        return Timeout(total=None, connect=None)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Timeout(
+            total=float(value), connect=min(float(value), DEFAULT_TIMEOUT.connect or 10)
+        )
+    raise InvalidArgumentTypeError(
+        "invalid_timeout", "timeout must be an agnost.Timeout, a number of seconds, or None"
+    )

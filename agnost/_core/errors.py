@@ -1,0 +1,300 @@
+"""The exception hierarchy shared by both flavours.
+
+Everything agnost raises on purpose is an :class:`AgnostError`:
+
+- :class:`ClientError`: the caller passed something unusable; nothing was sent.
+- :class:`TransportError`: the request did not complete (connection, timeout, TLS, size cap).
+- :class:`APIError`: the server answered with an error body; subclasses are chosen by code.
+- :class:`ResponseDecodeError`: the server answered something that cannot be understood.
+- :class:`StorageError`: the local session store could not be read or written.
+
+No message built here ever contains a session token: excerpts of bodies are redacted first.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "APIError",
+    "APIKeyError",
+    "AccessTokenError",
+    "AgnostError",
+    "ClientError",
+    "ConnectError",
+    "CorruptStorageError",
+    "EmailNotVerifiedError",
+    "ErrorItem",
+    "InvalidArgumentError",
+    "InvalidArgumentTypeError",
+    "InvalidCredentialsError",
+    "InvalidSessionTokenError",
+    "MissingSessionTokenError",
+    "NotAllowedError",
+    "RequestTimeoutError",
+    "ResponseDecodeError",
+    "ResponseTooLargeError",
+    "ServerError",
+    "SessionTokenError",
+    "StorageError",
+    "TLSError",
+    "TransportError",
+    "UserNotFoundError",
+    "ValidationError",
+    "api_error_class",
+]
+
+
+@attrs.frozen
+class ErrorItem:
+    """One entry of an error answer's ``errors`` array.
+
+    ``origin`` is ``"client_error"`` or ``"server_error"``; keys the server adds beyond the
+    four standard ones (``name``, ``specifics``, ``fields``, ...) are kept in ``extra``.
+    """
+
+    origin: str | None = None
+    code: str | None = None
+    message: str | None = None
+    details: Any = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @classmethod
+    def from_wire(cls, item: object) -> ErrorItem:
+        """Build an item from whatever the server put in its ``errors`` array."""
+        if not isinstance(item, Mapping):
+            return cls(message=str(item))
+        known = {"origin", "code", "message", "details"}
+        return cls(
+            origin=_str_or_none(item.get("origin")),
+            code=_str_or_none(item.get("code")),
+            message=_str_or_none(item.get("message")),
+            details=item.get("details"),
+            extra={k: v for k, v in item.items() if k not in known},
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the item as the server sent it."""
+        wire: dict[str, Any] = {
+            "origin": self.origin,
+            "code": self.code,
+            "message": self.message,
+            "details": self.details,
+        }
+        wire.update(self.extra)
+        return wire
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class AgnostError(Exception):
+    """The base of every error agnost raises on purpose."""
+
+
+# --- you misused me ------------------------------------------------------------------------
+
+
+class ClientError(AgnostError):
+    """The call was refused before anything was sent: an argument is missing or unusable.
+
+    ``items`` holds one :class:`ErrorItem` with ``origin="client_error"``, the shape the
+    official client uses for its own argument errors.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.items: tuple[ErrorItem, ...] = (
+            ErrorItem(origin="client_error", code=code, message=message, details=None),
+        )
+
+    @property
+    def code(self) -> str:
+        """The error code, such as ``missing_required_value``."""
+        return self.items[0].code or ""
+
+
+class InvalidArgumentError(ClientError, ValueError):
+    """An argument has the right type but an unusable value (an empty key, a bad URL)."""
+
+
+class InvalidArgumentTypeError(ClientError, TypeError):
+    """An argument has the wrong type."""
+
+
+# --- the request did not complete ----------------------------------------------------------
+
+
+class TransportError(AgnostError):
+    """The HTTP exchange failed before a complete answer arrived.
+
+    Raised the same way by both flavours, whatever the HTTP library said; the library's own
+    exception is kept as ``__cause__``. Requests are never retried automatically.
+    """
+
+
+class ConnectError(TransportError):
+    """The connection could not be made or was lost (refused, reset, DNS failure)."""
+
+
+class TLSError(ConnectError):
+    """The TLS handshake or certificate check failed."""
+
+
+class RequestTimeoutError(TransportError, builtins.TimeoutError):
+    """The server did not answer within the client's timeout."""
+
+
+class ResponseTooLargeError(TransportError):
+    """The answer's body went past the client's size cap; reading stopped there."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"response body exceeds the {limit}-byte limit")
+        self.limit = limit
+
+
+# --- the peer misbehaved -------------------------------------------------------------------
+
+
+class ResponseDecodeError(AgnostError):
+    """The server's answer could not be understood: not JSON, truncated, or the wrong shape.
+
+    ``status`` is the HTTP status and ``excerpt`` a short, sanitised start of the body
+    (control characters removed, tokens redacted).
+    """
+
+    def __init__(self, reason: str, *, status: int, excerpt: str) -> None:
+        shown = f": {excerpt!r}" if excerpt else ""
+        super().__init__(f"{reason} (HTTP {status}){shown}")
+        self.reason = reason
+        self.status = status
+        self.excerpt = excerpt
+
+
+class APIError(AgnostError):
+    """The server refused the request with an error answer.
+
+    Mirrors the official client's ``APIError``: ``status`` (HTTP status), ``status_text``
+    (reason phrase, ``"Bad Request"`` when the server gave none) and ``items`` (the
+    ``errors`` of the body, one :class:`ErrorItem` each).
+    """
+
+    def __init__(self, status: int, status_text: str, items: Sequence[ErrorItem]) -> None:
+        self.status = status
+        self.status_text = status_text
+        self.items: tuple[ErrorItem, ...] = tuple(items)
+        super().__init__(self._summary())
+
+    @property
+    def code(self) -> str | None:
+        """The code of the first item, the one that chose this exception's class."""
+        return self.items[0].code if self.items else None
+
+    def _summary(self) -> str:
+        first = self.items[0] if self.items else ErrorItem()
+        label = first.code or "error"
+        message = f": {_clip(first.message)}" if first.message else ""
+        more = f" (+{len(self.items) - 1} more)" if len(self.items) > 1 else ""
+        return f"{self.status} {self.status_text} [{label}]{message}{more}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.status, self.status_text, self.items))
+
+
+class SessionTokenError(APIError):
+    """The session token was missing or refused. The local session may have been invalidated."""
+
+
+class InvalidSessionTokenError(SessionTokenError):
+    """``invalid_session_token``: the session is unknown, expired or signed out."""
+
+
+class MissingSessionTokenError(SessionTokenError):
+    """``missing_session_token``: the call needs a session and none was sent."""
+
+
+class InvalidCredentialsError(APIError):
+    """``invalid_credentials`` / ``invalid_sign_in_credentials``: wrong email, phone or
+    password."""
+
+
+class EmailNotVerifiedError(APIError):
+    """``email_not_verified``: the email address must be confirmed before signing in."""
+
+
+class NotAllowedError(APIError):
+    """``not_allowed``: the app's settings do not allow this (e.g. this sign-in method)."""
+
+
+class AccessTokenError(APIError):
+    """``missing_access_token`` / ``invalid_access_token``: the grant's access token is bad."""
+
+
+class APIKeyError(APIError):
+    """``missing_api_key`` / ``invalid_api_key`` / ``expired_api_key``."""
+
+
+class ValidationError(APIError):
+    """``validation_error``: the server rejected a field of the request body."""
+
+
+class UserNotFoundError(APIError):
+    """``user_not_found``."""
+
+
+class ServerError(APIError):
+    """A 5xx answer, or ``internal_server_error``: a fault on the server's side."""
+
+
+_CLASS_BY_CODE: Mapping[str, type[APIError]] = {
+    "invalid_session_token": InvalidSessionTokenError,
+    "missing_session_token": MissingSessionTokenError,
+    "invalid_credentials": InvalidCredentialsError,
+    "invalid_sign_in_credentials": InvalidCredentialsError,
+    "email_not_verified": EmailNotVerifiedError,
+    "not_allowed": NotAllowedError,
+    "missing_access_token": AccessTokenError,
+    "invalid_access_token": AccessTokenError,
+    "missing_api_key": APIKeyError,
+    "invalid_api_key": APIKeyError,
+    "expired_api_key": APIKeyError,
+    "validation_error": ValidationError,
+    "user_not_found": UserNotFoundError,
+    "internal_server_error": ServerError,
+}
+
+
+def api_error_class(status: int, items: Sequence[ErrorItem]) -> type[APIError]:
+    """Choose the exception class for an error answer: by the first known code, else status."""
+    for item in items:
+        chosen = _CLASS_BY_CODE.get(item.code or "")
+        if chosen is not None:
+            return chosen
+    return ServerError if status >= 500 else APIError
+
+
+# --- local storage -------------------------------------------------------------------------
+
+
+class StorageError(AgnostError):
+    """The local session store could not be read or written; ``path`` names the file.
+
+    The client keeps working with the state it holds in memory for this process.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(f"{message}: {path}" if path else message)
+        self.path = path
+
+
+class CorruptStorageError(StorageError):
+    """The stored session file could not be parsed; it was moved aside, not deleted."""
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,200 @@
+"""Requests and responses as plain data, and the pure steps around them.
+
+No sockets here: :class:`Request` is what a transport must send, :class:`Response` is what it
+got back. The client configuration, headers, URL building, body decoding and the mapping of
+error answers to exceptions all live here so that both flavours share them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import attrs
+
+from .._version import __version__
+from .errors import (
+    APIError,
+    ErrorItem,
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    ResponseDecodeError,
+    api_error_class,
+)
+
+__all__ = [
+    "CLIENT_NAME",
+    "USER_AGENT",
+    "ClientConfig",
+    "Request",
+    "Response",
+    "Timeout",
+    "decode_json",
+    "error_from_response",
+    "excerpt",
+]
+
+#: The ``X-Client`` header value: which SDK is calling.
+CLIENT_NAME = "agnost-python"
+#: The start of the ``User-Agent`` header; each transport appends its HTTP library.
+USER_AGENT = f"{CLIENT_NAME}/{__version__}"
+
+_DEFAULT_STATUS_TEXT = "Bad Request"
+_EXCERPT_LIMIT = 200
+
+
+@attrs.frozen
+class Timeout:
+    """How long a call may take, in seconds.
+
+    ``connect`` bounds opening the connection; ``total`` bounds the whole exchange, from
+    sending the request to the last byte of the answer. ``None`` disables a limit.
+    """
+
+    total: float | None = 30.0
+    connect: float | None = 10.0
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("total", "connect"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int | float) or value <= 0):
+                raise InvalidArgumentError(
+                    "invalid_timeout", f"Timeout.{name} must be a positive number or None"
+                )
+
+
+@attrs.frozen
+class ClientConfig:
+    """What every request of one client shares: where it goes and how it identifies itself."""
+
+    base_url: str
+    client_key: str = attrs.field(repr=False)
+    api_key: str | None = attrs.field(default=None, repr=False)
+
+    @classmethod
+    def create(cls, env_url: object, client_key: object, api_key: object = None) -> ClientConfig:
+        """Validate and normalise the constructor arguments, as the official client does."""
+        if not isinstance(env_url, str) or not env_url.strip().startswith(("http://", "https://")):
+            raise InvalidArgumentError(
+                "missing_required_value",
+                "env_url is required and must start with http:// or https://",
+            )
+        if not isinstance(client_key, str):
+            raise InvalidArgumentTypeError("invalid_client_key", "client_key must be a string")
+        if not client_key.strip():
+            raise InvalidArgumentError("missing_required_value", "client_key is required")
+        if api_key is not None and not isinstance(api_key, str):
+            raise InvalidArgumentTypeError("invalid_api_key", "api_key must be a string or None")
+        base = env_url.strip()
+        return cls(
+            base_url=base[:-1] if base.endswith("/") else base,
+            client_key=client_key,
+            api_key=api_key or None,
+        )
+
+    def headers(self, session_token: str | None, *, json_body: bool) -> dict[str, str]:
+        """The agnost headers of one request, in the order the official client sends them."""
+        headers = {"X-Client": CLIENT_NAME, "X-Client-Key": self.client_key}
+        if self.api_key is not None:
+            headers["Authorization"] = self.api_key
+        if session_token is not None:
+            headers["Session"] = session_token
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def url(self, path: str, query: Iterable[tuple[str, str]] = ()) -> str:
+        """``base + path + query``, every query value percent-encoded."""
+        encoded = urlencode(list(query), quote_via=quote)
+        return f"{self.base_url}{path}?{encoded}" if encoded else f"{self.base_url}{path}"
+
+
+@attrs.frozen
+class Request:
+    """One HTTP request to send. Headers and query are left out of ``repr``: they carry secrets."""
+
+    method: str
+    url: str = attrs.field(repr=lambda url: repr(url.split("?", 1)[0]))
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes | None = None
+
+
+@attrs.frozen
+class Response:
+    """What a transport got back: status, reason phrase, headers and the (bounded) body."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+
+
+def decode_json(response: Response, secrets: Iterable[str]) -> Any:
+    """Decode the body as JSON, or raise :class:`ResponseDecodeError`."""
+    try:
+        return json.loads(response.body)
+    except (ValueError, UnicodeDecodeError):
+        raise ResponseDecodeError(
+            "answer is not valid JSON", status=response.status, excerpt=excerpt(response, secrets)
+        ) from None
+
+
+def error_from_response(response: Response, secrets: Iterable[str]) -> APIError:
+    """Turn an error answer into the :class:`APIError` subclass its code calls for.
+
+    ``items`` follow the official client: ``errors`` when it is an array, ``[errors]`` when
+    it is one object, the body itself when it is a bare array, ``[body]`` otherwise.
+    A body that is not JSON raises :class:`ResponseDecodeError` instead.
+    """
+    secrets = tuple(secrets)
+    body = decode_json(response, secrets)
+    raw: Any
+    if isinstance(body, Mapping) and "errors" in body:
+        errors = body["errors"]
+        raw = errors if isinstance(errors, list) else [errors]
+    elif isinstance(body, list):
+        raw = body
+    else:
+        raw = [body]
+    items = [_redacted(ErrorItem.from_wire(item), secrets) for item in raw]
+    status_text = response.reason or _DEFAULT_STATUS_TEXT
+    return api_error_class(response.status, items)(response.status, status_text, items)
+
+
+def redirect_error(response: Response) -> ResponseDecodeError:
+    """A 3xx answer: agnost never follows redirects, so the session never leaves the origin."""
+    location = response.headers.get("Location") or response.headers.get("location") or ""
+    parts = urlsplit(location)
+    # Only the origin is shown: the rest of a redirect URL may carry an access token.
+    target = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "the same origin"
+    return ResponseDecodeError(
+        f"redirect to {target} not followed", status=response.status, excerpt=""
+    )
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]+|\s{2,}")
+_TOKEN_FIELD = re.compile(r'("(?:token|session|sessionToken|access_token|key)"\s*:\s*")[^"]*')
+
+
+def excerpt(response: Response, secrets: Iterable[str] = ()) -> str:
+    """A short, printable start of the body with known secrets and token fields redacted."""
+    text = response.body[: _EXCERPT_LIMIT * 4].decode("utf-8", errors="replace")
+    text = _redact(_CONTROL.sub(" ", text), secrets)
+    text = _TOKEN_FIELD.sub(r"\1[redacted]", text)
+    return text if len(text) <= _EXCERPT_LIMIT else text[: _EXCERPT_LIMIT - 1] + "…"
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _redacted(item: ErrorItem, secrets: tuple[str, ...]) -> ErrorItem:
+    if item.message is None or not any(s and s in item.message for s in secrets):
+        return item
+    return attrs.evolve(item, message=_redact(item.message, secrets))

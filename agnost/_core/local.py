@@ -1,0 +1,240 @@
+"""The local-state rules, as data: what each call changes in the store and in the headers.
+
+A client applies a :class:`Store` or :class:`Clear` to its store and to the token it sends;
+this module decides which one, and never touches either. The rules are those of the official
+client (protocol.md §3), minus its bugs (§6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypedDict, TypeVar
+
+import attrs
+
+from .errors import CorruptStorageError, InvalidArgumentTypeError, SessionTokenError
+from .models import Session, User
+from .wire import from_wire, to_wire
+
+__all__ = [
+    "Clear",
+    "LocalChange",
+    "Store",
+    "StoreUpdate",
+    "WireObject",
+    "clear_local_data",
+    "invalidate_session",
+    "invalidation_after",
+    "LOCAL_METHODS",
+    "LocalMethod",
+    "StoredAuth",
+    "get_session",
+    "get_user",
+    "set_session",
+    "set_user",
+]
+
+T = TypeVar("T")
+
+#: A JSON object as it travels on the wire: the session or the user exactly as the server sent it.
+WireObject = Mapping[str, Any]
+
+
+class StoreUpdate(TypedDict, total=False):
+    """The keys a store's ``save`` changes; a key left out keeps its stored value.
+
+    A key set to ``None`` removes that object from the store.
+    """
+
+    session: WireObject | None
+    user: WireObject | None
+
+
+@attrs.frozen
+class StoredAuth:
+    """What a store holds: the session and the user as the server sent them, or ``None``."""
+
+    session: WireObject | None = None
+    user: WireObject | None = None
+
+    @property
+    def token(self) -> str | None:
+        """The stored session's token, or ``None`` when there is no usable one."""
+        token = self.session.get("token") if self.session is not None else None
+        return token if isinstance(token, str) else None
+
+
+@attrs.frozen
+class Store:
+    """Save ``update`` to the store; if it holds a session, send its token from now on."""
+
+    update: StoreUpdate
+
+    @property
+    def token(self) -> str | None:
+        """The token to send from now on, or ``None`` to keep sending the current one."""
+        session = self.update.get("session")
+        token = session.get("token") if session is not None else None
+        return token if isinstance(token, str) else None
+
+
+@attrs.frozen
+class Clear:
+    """Remove the stored session and user.
+
+    ``stop_sending``: also stop sending the ``Session`` header. ``notify``: then call the
+    client's ``sign_in_redirect``. ``if_token``: act only where the token is still this one
+    (a newer session, stored meanwhile by another call or process, survives).
+    """
+
+    stop_sending: bool
+    notify: bool = False
+    if_token: str | None = None
+
+
+LocalChange = Store | Clear
+
+#: What ``sign_out``, ``sign_out_all`` and an establishing call's predecessor do.
+SIGNED_OUT = Clear(stop_sending=True)
+
+
+def establish(body: Mapping[str, Any]) -> Store | None:
+    """Store the user and session of a grant-shaped answer; ``None`` if no session came back."""
+    session = body.get("session")
+    if session is None:
+        return None
+    return Store({"session": session, "user": body.get("user")})
+
+
+def set_session(session: Session) -> LocalChange:
+    """Store ``session`` and send its token with every later request."""
+    if not isinstance(session, Session):
+        raise InvalidArgumentTypeError("invalid_session", "session must be an agnost.Session")
+    return Store({"session": to_wire(session)})
+
+
+def set_user(user: User) -> LocalChange:
+    """Store ``user``; the session and the header are left as they are."""
+    if not isinstance(user, User):
+        raise InvalidArgumentTypeError("invalid_user", "user must be an agnost.User")
+    return Store({"user": to_wire(user)})
+
+
+def clear_local_data() -> LocalChange:
+    """Remove the stored session and user but keep sending the session token (per the seed)."""
+    return Clear(stop_sending=False)
+
+
+def invalidate_session() -> LocalChange:
+    """Remove the stored session and user, stop sending the token, call ``sign_in_redirect``."""
+    return Clear(stop_sending=True, notify=True)
+
+
+def invalidation_after(
+    error: SessionTokenError, *, sent_token: str | None, target_token: str | None
+) -> LocalChange | None:
+    """The change a session-token error causes, or ``None`` when it is not about our session.
+
+    Only the session the request was authenticated with is invalidated, and only while it is
+    still the current one. A sign-out of another token refused with 403/404 is about that
+    token, not ours (the official client wrongly invalidates there); 401 always means ours.
+    """
+    if sent_token is None:
+        return None
+    if target_token not in (None, sent_token) and error.status != 401:
+        return None
+    return Clear(stop_sending=True, notify=True, if_token=sent_token)
+
+
+def get_session(state: StoredAuth) -> Session | None:
+    """The stored session as a model."""
+    return _read(Session, state.session, "session")
+
+
+def get_user(state: StoredAuth) -> User | None:
+    """The stored user as a model."""
+    return _read(User, state.user, "user")
+
+
+def _read(cls: type[T], data: WireObject | None, what: str) -> T | None:
+    if data is None:
+        return None
+    try:
+        return from_wire(cls, data)
+    except Exception as exc:  # cattrs groups the causes; any failure means a bad shape
+        raise CorruptStorageError(
+            f"the stored {what} does not have the shape of a {what}"
+        ) from exc
+
+
+@attrs.frozen
+class LocalMethod:
+    """One row of the local-method table that ``codegen`` turns into ``client.auth`` methods.
+
+    ``kind`` is ``"read"`` (``func`` takes the stored state and returns a value) or
+    ``"change"`` (``func`` takes the public arguments and returns the change to apply).
+    """
+
+    name: str
+    js_name: str
+    doc: str
+    returns: str
+    kind: str
+    func: Any
+
+
+LOCAL_METHODS: tuple[LocalMethod, ...] = (
+    LocalMethod(
+        "get_session",
+        "getSession",
+        """Return the session kept in local storage, or ``None`` when signed out.""",
+        "Session | None",
+        "read",
+        get_session,
+    ),
+    LocalMethod(
+        "get_user",
+        "getUser",
+        """Return the user kept in local storage, or ``None``. Use ``get_user_from_db`` for
+        the user as the database holds it now.""",
+        "User | None",
+        "read",
+        get_user,
+    ),
+    LocalMethod(
+        "set_session",
+        "setSession",
+        """Store ``session`` and send its token with every later request.
+
+        For custom sign-in flows that obtain a session some other way.""",
+        "None",
+        "change",
+        set_session,
+    ),
+    LocalMethod(
+        "set_user",
+        "setUser",
+        """Store ``user`` in local storage (the session is left as it is).""",
+        "None",
+        "change",
+        set_user,
+    ),
+    LocalMethod(
+        "clear_local_data",
+        "clearLocalData",
+        """Remove the stored session and user. The session token is still sent with later
+        requests, as in the official client; use ``invalidate_session`` to stop that too.""",
+        "None",
+        "change",
+        clear_local_data,
+    ),
+    LocalMethod(
+        "invalidate_session",
+        "invalidateSession",
+        """Remove the stored session and user, stop sending the session token, and call the
+        client's ``sign_in_redirect`` callback, if it has one.""",
+        "None",
+        "change",
+        invalidate_session,
+    ),
+)

@@ -1,0 +1,115 @@
+"""The objects the auth API returns: users, sessions and what sign-in hands back.
+
+All are frozen, slotted attrs classes. Wire names (``userId``, ``_id``) become snake_case
+attributes; timestamps become timezone-aware datetimes; keys the server sends that this
+release does not know (custom fields of the user model, say) are kept in ``extra`` and sent
+back unchanged by :func:`agnost.to_wire`. Session tokens never appear in a ``repr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "AuthGrant",
+    "Device",
+    "OperatingSystem",
+    "Session",
+    "SignUpResult",
+    "User",
+    "UserAgent",
+]
+
+
+def _wire(name: str) -> Any:
+    """Field metadata naming a wire key that is not the camelCase of the attribute."""
+    return {"wire": name}
+
+
+@attrs.frozen
+class Device:
+    """The device part of a session's user agent."""
+
+    family: str | None = None
+    major: str | None = None
+    minor: str | None = None
+    patch: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+
+@attrs.frozen
+class OperatingSystem:
+    """The operating-system part of a session's user agent."""
+
+    family: str | None = None
+    major: str | None = None
+    minor: str | None = None
+    patch: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+
+@attrs.frozen
+class UserAgent:
+    """The browser or client a session was created from, as the server parsed its User-Agent."""
+
+    family: str | None = None
+    major: str | None = None
+    minor: str | None = None
+    patch: str | None = None
+    device: Device | None = None
+    os: OperatingSystem | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+
+@attrs.frozen
+class Session:
+    """A signed-in session. ``token`` is a bearer credential and is hidden from ``repr``."""
+
+    user_id: str
+    token: str = attrs.field(repr=False)
+    creation_dtm: datetime | None = None
+    user_agent: UserAgent | None = None
+    access_group_keys: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+
+@attrs.frozen
+class User:
+    """A user as the auth API returns it; the password never appears.
+
+    Fields of the app's own user model are in ``extra`` under their wire names.
+    """
+
+    id: str = attrs.field(metadata=_wire("_id"))
+    provider: str | None = None
+    provider_user_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    name: str | None = None
+    profile_picture: str | None = None
+    email_verified: bool | None = None
+    phone_verified: bool | None = None
+    sign_up_at: datetime | None = None
+    last_login_at: datetime | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class AuthGrant:
+    """What a sign-in or an access-token grant returns: the user and their new session."""
+
+    user: User
+    session: Session
+
+
+@attrs.frozen
+class SignUpResult:
+    """What a sign-up returns: the new user, and a session unless email or phone
+    confirmation is required first (then ``session`` is ``None``)."""
+
+    user: User
+    session: Session | None

@@ -1,0 +1,439 @@
+"""The table of auth operations: for each, a pure request builder and a pure answer parser.
+
+Every public method of ``client.auth`` is generated from :data:`OPERATIONS` by ``codegen``:
+its name, parameters and annotations come from the builder's signature, its docstring from
+:attr:`Operation.doc`, its return type from :attr:`Operation.returns`.
+
+A builder checks its arguments and returns an :class:`Endpoint`; after the exchange,
+:func:`handle` turns the answer into the result and the local change, or raises.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qs, quote, urlsplit
+
+import attrs
+
+from . import local
+from .errors import InvalidArgumentError, InvalidArgumentTypeError, ResponseDecodeError
+from .http import Response, decode_json, error_from_response, excerpt, redirect_error
+from .models import AuthGrant, Session, SignUpResult, User
+from .wire import from_wire
+
+__all__ = [
+    "AUTH_PATH",
+    "BY_NAME",
+    "OPERATIONS",
+    "PROVIDERS",
+    "URL_METHODS",
+    "Effect",
+    "Endpoint",
+    "Operation",
+    "Outcome",
+    "handle",
+]
+
+T = TypeVar("T")
+
+#: Every auth endpoint lives under this path of the environment's base URL.
+AUTH_PATH = "/_api/rest/v1/auth"
+
+
+class Effect(enum.Enum):
+    """What a successful call changes locally (protocol.md §3, last column)."""
+
+    NONE = "none"
+    ESTABLISH = "establish"  # store the returned user and session, send the new token
+    CLEAR = "clear"  # remove the stored session and user, stop sending the token
+    SIGN_OUT = "sign_out"  # CLEAR, but only when the signed-out session is our own
+
+
+@attrs.frozen
+class Endpoint:
+    """Where a call goes and what it carries; the client adds the base URL and headers.
+
+    ``body`` is a JSON-ready value, or :data:`NO_BODY` for a POST with an empty body.
+    ``target_token`` is the session a sign-out names, when it names one.
+    """
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
+    body: Any = attrs.field(default=None, repr=False)
+    target_token: str | None = attrs.field(default=None, repr=False)
+
+    @property
+    def has_body(self) -> bool:
+        """Whether a JSON body (and so a ``Content-Type``) is sent."""
+        return self.body is not None
+
+    def encoded_body(self) -> bytes | None:
+        """The body as UTF-8 JSON bytes, ``None`` when there is none."""
+        if self.body is None:
+            return None
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@attrs.frozen
+class Outcome(Generic[T]):
+    """A successful call: the value to return and what changes locally (if anything)."""
+
+    value: T
+    change: local.LocalChange | None
+
+
+@attrs.frozen
+class Operation(Generic[T]):
+    """One row of the operation table.
+
+    ``build`` has exactly the public method's signature; ``parse`` turns the decoded JSON of
+    a 2xx answer into the result (``None`` for operations whose answer is empty).
+    """
+
+    name: str
+    js_name: str
+    doc: str
+    returns: str
+    build: Callable[..., Endpoint]
+    parse: Callable[[Any], T] | None
+    effect: Effect
+
+
+def handle(
+    op: Operation[T],
+    endpoint: Endpoint,
+    response: Response,
+    *,
+    sent_token: str | None,
+) -> Outcome[T]:
+    """Turn an answer into the outcome of ``op``, or raise the error it carries.
+
+    2xx: the parsed result. 3xx: never followed, an error. Anything else: the
+    :class:`~agnost.APIError` subclass its code calls for, or :class:`ResponseDecodeError`
+    when the body cannot be read.
+    """
+    secrets = tuple(s for s in (sent_token, endpoint.target_token) if s)
+    status = response.status
+    if 300 <= status < 400:
+        raise redirect_error(response)
+    if not 200 <= status < 300:
+        raise error_from_response(response, secrets)
+    if op.parse is None:
+        # "Empty" answers: 200 with no body or a body that is not JSON is success.
+        return Outcome(value=None, change=_effect(op.effect, endpoint, None, sent_token))  # type: ignore[arg-type]
+    body = decode_json(response, secrets)
+    try:
+        value = op.parse(body)
+    except Exception as exc:  # cattrs groups the causes; any failure means a wrong shape
+        raise ResponseDecodeError(
+            f"answer does not have the shape of {op.returns}",
+            status=status,
+            excerpt=excerpt(response, secrets),
+        ) from exc
+    return Outcome(value=value, change=_effect(op.effect, endpoint, body, sent_token))
+
+
+def _effect(
+    effect: Effect, endpoint: Endpoint, body: Any, sent_token: str | None
+) -> local.LocalChange | None:
+    if effect is Effect.ESTABLISH:
+        return local.establish(body)
+    if effect is Effect.CLEAR:
+        return local.SIGNED_OUT
+    if effect is Effect.SIGN_OUT and endpoint.target_token in (None, sent_token):
+        return local.SIGNED_OUT
+    return None
+
+
+# --- argument checks -----------------------------------------------------------------------
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidArgumentTypeError(
+            "invalid_argument", f"{name} must be a string, not {type(value).__name__}"
+        )
+    return value
+
+
+def _required(name: str, value: object) -> str:
+    text = _text(name, value)
+    if not text:
+        raise InvalidArgumentError("missing_required_value", f"{name} is required")
+    return text
+
+
+def _name_or_user_data(value: object) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentTypeError(
+                "invalid_argument", f"name_or_user_data is not JSON-serialisable: {exc}"
+            ) from None
+        return dict(value)
+    raise InvalidArgumentTypeError(
+        "invalid_argument", "name_or_user_data must be a string, a mapping or None"
+    )
+
+
+def _access_token(value: object) -> str:
+    """A bare access token, or the one in the ``access_token`` query of a redirect URL."""
+    text = _text("access_token", value) if value is not None else ""
+    if "access_token=" in text:
+        parts = urlsplit(text)
+        for part in (parts.query, parts.fragment, text):
+            found = parse_qs(part.lstrip("?#")).get("access_token")
+            if found and found[0]:
+                return found[0]
+        text = ""
+    if not text.strip():
+        raise InvalidArgumentError(
+            "missing_access_token",
+            "get_auth_grant needs an access token or a redirect URL carrying access_token",
+        )
+    return text.strip()
+
+
+# --- builders ------------------------------------------------------------------------------
+
+
+def _post(path: str, body: Any = None, **query: str) -> Endpoint:
+    return Endpoint("POST", AUTH_PATH + path, tuple(query.items()), body)
+
+
+def _get(path: str, **query: str) -> Endpoint:
+    return Endpoint("GET", AUTH_PATH + path, tuple(query.items()))
+
+
+def _sign_up_body(key: str, value: str, password: str, name_or_user_data: object) -> Any:
+    body: dict[str, Any] = {key: value, "password": _text("password", password)}
+    if name_or_user_data is not None:
+        body["nameOrUserData"] = _name_or_user_data(name_or_user_data)
+    return body
+
+
+def sign_up_with_email(
+    email: str, password: str, name_or_user_data: str | Mapping[str, Any] | None = None
+) -> Endpoint:
+    return _post(
+        "/signup-email",
+        _sign_up_body("email", _text("email", email), password, name_or_user_data),
+    )
+
+
+def sign_up_with_phone(
+    phone: str, password: str, name_or_user_data: str | Mapping[str, Any] | None = None
+) -> Endpoint:
+    return _post(
+        "/signup-phone",
+        _sign_up_body("phone", _text("phone", phone), password, name_or_user_data),
+    )
+
+
+def sign_in_with_email(email: str, password: str) -> Endpoint:
+    return _post(
+        "/signin-email", {"email": _text("email", email), "password": _text("password", password)}
+    )
+
+
+def sign_in_with_phone(phone: str, password: str) -> Endpoint:
+    return _post(
+        "/signin-phone", {"phone": _text("phone", phone), "password": _text("password", password)}
+    )
+
+
+def sign_out(session_token: str | None = None) -> Endpoint:
+    if session_token is None:
+        return _post("/signout", {})
+    token = _required("session_token", session_token)
+    return attrs.evolve(_post("/signout", {"token": token}), target_token=token)
+
+
+def sign_out_all() -> Endpoint:
+    return _post("/signout-all")
+
+
+def sign_out_all_except_current() -> Endpoint:
+    return _post("/signout-all-except")
+
+
+def get_all_sessions() -> Endpoint:
+    return _get("/sessions")
+
+
+def get_user_from_db() -> Endpoint:
+    return _get("/user")
+
+
+def get_auth_grant(access_token: str | None = None) -> Endpoint:
+    return _get("/grant", key=_access_token(access_token))
+
+
+PROVIDERS = ("google", "facebook", "twitter", "apple", "discord", "github")
+_PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def sign_in_with_provider(base_url: str, provider: str) -> str:
+    """The URL that starts the OAuth flow of ``provider`` (see :data:`PROVIDERS`)."""
+    name = _required("provider", provider)
+    if not _PROVIDER_NAME.fullmatch(name):
+        raise InvalidArgumentError("invalid_provider", f"not a provider name: {name!r}")
+    return f"{base_url}/_auth/{quote(name)}"
+
+
+# --- parsers -------------------------------------------------------------------------------
+
+
+def _parse_as(cls: type[T]) -> Callable[[Any], T]:
+    def parse(body: Any) -> T:
+        return from_wire(cls, body)
+
+    parse.__name__ = f"parse_{cls.__name__}"
+    return parse
+
+
+def _parse_sessions(body: Any) -> list[Session]:
+    if not isinstance(body, list):
+        raise TypeError("expected a JSON array of sessions")
+    return [from_wire(Session, item) for item in body]
+
+
+# --- the table -----------------------------------------------------------------------------
+
+_GRANT = "AuthGrant"
+_SIGN_UP = "SignUpResult"
+
+OPERATIONS: tuple[Operation[Any], ...] = (
+    Operation(
+        "sign_up_with_email",
+        "signUpWithEmail",
+        """Create a new user with an email and password, and sign in when the app allows.
+
+        ``name_or_user_data`` is the user's name, or a mapping of user fields (custom fields
+        of the app's user model included). When email confirmation is on, the returned
+        ``session`` is ``None`` and the user must confirm before signing in; otherwise the
+        new session is stored and used from now on.""",
+        _SIGN_UP,
+        sign_up_with_email,
+        _parse_as(SignUpResult),
+        Effect.ESTABLISH,
+    ),
+    Operation(
+        "sign_up_with_phone",
+        "signUpWithPhone",
+        """Create a new user with a phone number and password, and sign in when the app allows.
+
+        When phone confirmation is on, ``session`` is ``None`` and a code is sent by SMS.""",
+        _SIGN_UP,
+        sign_up_with_phone,
+        _parse_as(SignUpResult),
+        Effect.ESTABLISH,
+    ),
+    Operation(
+        "sign_in_with_email",
+        "signInWithEmail",
+        """Sign in with an email and password; the new session is stored and used from now on.""",
+        _GRANT,
+        sign_in_with_email,
+        _parse_as(AuthGrant),
+        Effect.ESTABLISH,
+    ),
+    Operation(
+        "sign_in_with_phone",
+        "signInWithPhone",
+        """Sign in with a phone number and password; the new session is stored and used.""",
+        _GRANT,
+        sign_in_with_phone,
+        _parse_as(AuthGrant),
+        Effect.ESTABLISH,
+    ),
+    Operation(
+        "sign_out",
+        "signOut",
+        """Sign out a session: the current one, or the one whose token is given.
+
+        Signing out the current session removes it from local storage and stops sending it.
+        Unlike the official client, a failure is raised (the local session is then kept, so
+        the call can be retried).""",
+        "None",
+        sign_out,
+        None,
+        Effect.SIGN_OUT,
+    ),
+    Operation(
+        "sign_out_all",
+        "signOutAll",
+        """Sign out every session of the user, the current one included, and clear local data.""",
+        "None",
+        sign_out_all,
+        None,
+        Effect.CLEAR,
+    ),
+    Operation(
+        "sign_out_all_except_current",
+        "signOutAllExceptCurrent",
+        """Sign out every session of the user except the current one.""",
+        "None",
+        sign_out_all_except_current,
+        None,
+        Effect.NONE,
+    ),
+    Operation(
+        "get_all_sessions",
+        "getAllSessions",
+        """Return every active session of the signed-in user.""",
+        "list[Session]",
+        get_all_sessions,
+        _parse_sessions,
+        Effect.NONE,
+    ),
+    Operation(
+        "get_user_from_db",
+        "getUserFromDB",
+        """Return the signed-in user as the database holds it now (the stored user is kept).""",
+        "User",
+        get_user_from_db,
+        _parse_as(User),
+        Effect.NONE,
+    ),
+    Operation(
+        "get_auth_grant",
+        "getAuthGrant",
+        """Exchange an access token for the user and a new session, which is stored and used.
+
+        ``access_token`` is the token itself, or the whole redirect URL of an email
+        confirmation, magic link or OAuth flow, whose ``access_token`` query is used.""",
+        _GRANT,
+        get_auth_grant,
+        _parse_as(AuthGrant),
+        Effect.ESTABLISH,
+    ),
+)
+
+#: The operations by Python name.
+BY_NAME: Mapping[str, Operation[Any]] = {op.name: op for op in OPERATIONS}
+
+#: Methods that only compute a URL: no request, no local change.
+URL_METHODS: tuple[local.LocalMethod, ...] = (
+    local.LocalMethod(
+        "sign_in_with_provider",
+        "signInWithProvider",
+        """Return the URL that starts signing in with an OAuth ``provider`` (``"google"``,
+        ``"facebook"``, ``"twitter"``, ``"apple"``, ``"discord"`` or ``"github"``).
+
+        The JS client navigates the browser there; open it in a browser, and pass the URL
+        the flow finally redirects to (it carries ``access_token``) to ``get_auth_grant``.
+        This method does no I/O, so it is not a coroutine in the async client either.""",
+        "str",
+        "url",
+        sign_in_with_provider,
+    ),
+)

@@ -1,0 +1,138 @@
+"""The one cattrs converter between wire JSON and the models, configured once.
+
+Rules: a field's wire name is its camelCase (or the ``wire`` name in its metadata, as for
+``User.id`` <- ``_id``); keys the model does not know go to ``extra`` and come back out
+unchanged; timestamps are ISO 8601 on the wire and aware datetimes in Python; structuring is
+strict (a number where a string belongs is an error, not ``str(number)``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from .models import Device, OperatingSystem, Session, User, UserAgent
+
+__all__ = ["converter", "from_wire", "to_wire"]
+
+T = TypeVar("T")
+
+# The key under which the generated structure functions receive the unknown keys.
+_EXTRA_KEY = "\x00extra"
+_CAMEL = re.compile(r"_([a-z])")
+
+
+def _wire_name(field: attrs.Attribute[Any]) -> str:
+    wire = field.metadata.get("wire")
+    return wire if isinstance(wire, str) else _CAMEL.sub(lambda m: m.group(1).upper(), field.name)
+
+
+def _strict(kind: type[T]) -> Callable[[Any, type[T]], T]:
+    def structure(value: Any, _: type[T]) -> T:
+        if not isinstance(value, kind):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return structure
+
+
+def _structure_datetime(value: Any, _: type[datetime]) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 string, got {type(value).__name__}")
+    # Python 3.10's fromisoformat does not take the "Z" suffix the server always sends.
+    parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp without a time zone: {value!r}")
+    return parsed
+
+
+def _unstructure_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: agnost timestamps must be timezone-aware")
+    utc = value.astimezone(timezone.utc)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+def _structure_tuple_of_str(value: Any, _: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise TypeError("expected a list of strings")
+    return tuple(value)
+
+
+def _register_model(conv: cattrs.Converter, cls: type[Any]) -> None:
+    """Register the hooks of a model that keeps its unknown keys in ``extra``."""
+    fields = [f for f in attrs.fields(cls) if f.name != "extra"]
+    renames = {f.name: override(rename=_wire_name(f)) for f in fields}
+    known = frozenset(_wire_name(f) for f in fields)
+
+    structure_fn = make_dict_structure_fn(
+        cls,
+        conv,
+        extra=override(rename=_EXTRA_KEY),
+        **renames,  # type: ignore[arg-type]
+    )
+    # Empty tuples are data on the wire (`"accessGroupKeys": []`), so only Nones are omitted.
+    unstructure_fn = make_dict_unstructure_fn(
+        cls,
+        conv,
+        extra=override(omit=True),
+        **renames,  # type: ignore[arg-type]
+    )
+
+    def structure(data: Any, _: type[Any]) -> Any:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"expected a JSON object for {cls.__name__}")
+        payload = dict(data)
+        payload[_EXTRA_KEY] = {k: v for k, v in data.items() if k not in known}
+        return structure_fn(payload, cls)
+
+    def unstructure(obj: Any) -> dict[str, Any]:
+        wire = {k: v for k, v in unstructure_fn(obj).items() if v is not None}
+        wire.update(obj.extra)
+        return wire
+
+    conv.register_structure_hook(cls, structure)
+    conv.register_unstructure_hook(cls, unstructure)
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    conv.register_structure_hook(str, _strict(str))
+    conv.register_structure_hook(bool, _strict(bool))
+    conv.register_structure_hook(datetime, _structure_datetime)
+    conv.register_unstructure_hook(datetime, _unstructure_datetime)
+    # Generic aliases are not classes, so these two are dispatched by predicate.
+    conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _structure_tuple_of_str)
+    conv.register_unstructure_hook_func(lambda t: t == tuple[str, ...], list)
+    conv.register_structure_hook_func(lambda t: t == Mapping[str, Any], _strict(dict))
+    for cls in (Device, OperatingSystem, UserAgent, Session, User):
+        _register_model(conv, cls)
+    # AuthGrant and SignUpResult are envelopes: their field names are their wire names, and
+    # a null session stays null.
+    return conv
+
+
+#: The converter agnost uses for every model; extend it with ``register_*_hook`` at your risk.
+converter = _make_converter()
+
+
+def from_wire(cls: type[T], data: Any) -> T:
+    """Build a model (``User``, ``Session``, ...) from its wire JSON.
+
+    Raises ``TypeError``/``ValueError`` (grouped by cattrs) when the shape is wrong.
+    """
+    return converter.structure(data, cls)
+
+
+def to_wire(obj: Any) -> dict[str, Any]:
+    """Return a model as wire JSON: camelCase keys, ISO timestamps, custom fields included."""
+    result = converter.unstructure(obj)
+    if not isinstance(result, dict):
+        raise TypeError(f"{type(obj).__name__} is not an agnost model")
+    return result

@@ -1,0 +1,143 @@
+"""The async client, on aiohttp."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import aiohttp
+
+from agnost._base import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, BaseClient
+from agnost._core import local
+from agnost._core.http import Timeout
+from agnost._core.operations import Endpoint, Operation
+from agnost.storage import MemoryStore, Storage
+
+from ._auth import AsyncAuth
+from ._transport import AiohttpTransport
+
+__all__ = ["AsyncClient", "create_client"]
+
+T = TypeVar("T")
+
+
+class AsyncClient(BaseClient):
+    """An async Agnost client. Create one with :func:`agnost_async.create_client`.
+
+    The auth API is on :attr:`auth`; its methods are coroutines. Use it with ``async with``,
+    or await :meth:`aclose`, to release its HTTP connections. The stored session is read on
+    first use, in a worker thread, so the event loop never waits on the store.
+    """
+
+    auth: AsyncAuth
+    """Sign-up, sign-in and session management (``await client.auth.sign_in_with_email(...)``)."""
+
+    def __init__(
+        self,
+        env_url: str,
+        client_key: str,
+        *,
+        api_key: str | None = None,
+        storage: Storage | None = None,
+        sign_in_redirect: Callable[[], Any] | None = None,
+        timeout: Timeout | float | None = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        http_session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        super().__init__(
+            env_url,
+            client_key,
+            api_key=api_key,
+            storage=storage,
+            sign_in_redirect=sign_in_redirect,
+            timeout=timeout,
+            max_response_bytes=max_response_bytes,
+        )
+        self._transport = AiohttpTransport(http_session, self._timeout, max_response_bytes)
+        self._restored = False
+        self._restoring: asyncio.Future[None] | None = None
+        self.auth = AsyncAuth(self)
+
+    async def __aenter__(self) -> AsyncClient:
+        await self._ensure_restored()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Release the HTTP connections (the session stays stored)."""
+        await self._transport.aclose()
+
+    # --- the send loop -------------------------------------------------------------------------
+
+    async def _send(self, op: Operation[T], endpoint: Endpoint) -> T:
+        await self._ensure_restored()
+        token = self._token
+        response = await self._transport.send(self._request(endpoint, token))
+        settled = self._settle(op, endpoint, response, token)
+        if settled.change is not None:
+            await self._apply(settled.change)
+        return settled.unwrap()
+
+    async def _apply(self, change: local.LocalChange) -> None:
+        await self._ensure_restored()
+        if await self._blocking(self._apply_blocking, change) and self._sign_in_redirect:
+            result = self._sign_in_redirect()
+            if inspect.isawaitable(result):
+                await result
+
+    async def _load(self) -> local.StoredAuth:
+        await self._ensure_restored()
+        return await self._blocking(self._storage.load)
+
+    async def _ensure_restored(self) -> None:
+        if self._restored:
+            return
+        # Concurrent first calls share one restore instead of racing past it.
+        if self._restoring is None:
+            self._restoring = asyncio.ensure_future(self._blocking(self._restore_blocking))
+        await self._restoring
+        self._restored = True
+
+    async def _blocking(self, func: Callable[..., T], *args: Any) -> T:
+        # The memory store never blocks; every other store may touch files or wait on locks.
+        if isinstance(self._storage, MemoryStore):
+            return func(*args)
+        return await asyncio.to_thread(func, *args)
+
+
+def create_client(
+    env_url: str,
+    client_key: str,
+    *,
+    api_key: str | None = None,
+    storage: Storage | None = None,
+    sign_in_redirect: Callable[[], Any] | None = None,
+    timeout: Timeout | float | None = DEFAULT_TIMEOUT,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    http_session: aiohttp.ClientSession | None = None,
+) -> AsyncClient:
+    """Create an async client for the Agnost environment at ``env_url``.
+
+    Takes the same arguments as :func:`agnost.create_client`; ``sign_in_redirect`` may also
+    be a coroutine function, and ``http_session`` is an ``aiohttp.ClientSession``.
+    """
+    return AsyncClient(
+        env_url,
+        client_key,
+        api_key=api_key,
+        storage=storage,
+        sign_in_redirect=sign_in_redirect,
+        timeout=timeout,
+        max_response_bytes=max_response_bytes,
+        http_session=http_session,
+    )
