@@ -185,21 +185,21 @@ def _name_or_user_data(value: object) -> Any:
 
 
 def _access_token(value: object) -> str:
-    """A bare access token, or the one in the ``access_token`` query of a redirect URL."""
-    text = _text("access_token", value) if value is not None else ""
-    if "access_token=" in text:
+    """A bare access token, or the one in the ``access_token`` of a redirect URL."""
+    text = _text("access_token", value).strip() if value is not None else ""
+    if "://" in text or text.startswith(("?", "#")) or "access_token=" in text:
+        # A redirect URL: the token is in its query (or, for some flows, its fragment).
         parts = urlsplit(text)
-        for part in (parts.query, parts.fragment, text):
-            found = parse_qs(part.lstrip("?#")).get("access_token")
-            if found and found[0]:
-                return found[0]
-        text = ""
-    if not text.strip():
+        found = parse_qs(parts.query).get("access_token") or parse_qs(parts.fragment).get(
+            "access_token"
+        )
+        text = found[0].strip() if found else ""
+    if not text:
         raise InvalidArgumentError(
             "missing_access_token",
             "get_auth_grant needs an access token or a redirect URL carrying access_token",
         )
-    return text.strip()
+    return text
 
 
 # --- builders ------------------------------------------------------------------------------
