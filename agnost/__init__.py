@@ -113,3 +113,12 @@ def __getattr__(name: str) -> Any:
 
         return getattr(client, name)
     raise AttributeError(f"module 'agnost' has no attribute {name!r}")
+
+
+# Tracebacks and reprs name the public path (agnost.InvalidSessionTokenError), not the
+# private module a class happens to live in; pickling works since agnost.<name> exists.
+for _name in __all__:
+    _obj = globals().get(_name)
+    if isinstance(_obj, type) and _obj.__module__.startswith("agnost._"):
+        _obj.__module__ = "agnost"
+del _name, _obj

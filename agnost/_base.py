@@ -40,6 +40,17 @@ class Settled(Generic[T]):
     change: local.LocalChange | None
     error: Exception | None = None
 
+    def after_storage_error(self, error: StorageError) -> Settled[T]:
+        """The outcome once the store refused the change (the header change still holds).
+
+        A call that failed anyway raises its own error, the one the caller must see; a call
+        that succeeded raises the storage error, which names the file.
+        """
+        if self.error is not None:
+            logger.warning("could not update the stored session: %s", error)
+            return self
+        return attrs.evolve(self, error=error)
+
     def unwrap(self) -> T:
         """Return the value, or raise the error."""
         if self.error is not None:

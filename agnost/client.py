@@ -11,6 +11,7 @@ import requests
 from ._auth import Auth
 from ._base import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, BaseClient
 from ._core import local
+from ._core.errors import StorageError
 from ._core.http import Timeout
 from ._core.operations import Endpoint, Operation
 from ._transport import RequestsTransport
@@ -78,7 +79,10 @@ class Client(BaseClient):
         response = self._transport.send(self._request(endpoint, token))
         settled = self._settle(op, endpoint, response, token)
         if settled.change is not None:
-            self._apply(settled.change)
+            try:
+                self._apply(settled.change)
+            except StorageError as error:
+                settled = settled.after_storage_error(error)
         return settled.unwrap()
 
     def _apply(self, change: local.LocalChange) -> None:

@@ -12,6 +12,7 @@ import aiohttp
 
 from agnost._base import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, BaseClient
 from agnost._core import local
+from agnost._core.errors import StorageError
 from agnost._core.http import Timeout
 from agnost._core.operations import Endpoint, Operation
 from agnost.storage import MemoryStore, Storage
@@ -85,7 +86,10 @@ class AsyncClient(BaseClient):
         response = await self._transport.send(self._request(endpoint, token))
         settled = self._settle(op, endpoint, response, token)
         if settled.change is not None:
-            await self._apply(settled.change)
+            try:
+                await self._apply(settled.change)
+            except StorageError as error:
+                settled = settled.after_storage_error(error)
         return settled.unwrap()
 
     async def _apply(self, change: local.LocalChange) -> None:

@@ -118,6 +118,9 @@ class ClientError(AgnostError):
         """The error code, such as ``missing_required_value``."""
         return self.items[0].code or ""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.code, str(self)))
+
 
 class InvalidArgumentError(ClientError, ValueError):
     """An argument has the right type but an unusable value (an empty key, a bad URL)."""
@@ -157,6 +160,9 @@ class ResponseTooLargeError(TransportError):
         super().__init__(f"response body exceeds the {limit}-byte limit")
         self.limit = limit
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.limit,))
+
 
 # --- the peer misbehaved -------------------------------------------------------------------
 
@@ -174,6 +180,12 @@ class ResponseDecodeError(AgnostError):
         self.reason = reason
         self.status = status
         self.excerpt = excerpt
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild,
+            (type(self), (self.reason,), {"status": self.status, "excerpt": self.excerpt}),
+        )
 
 
 class APIError(AgnostError):
@@ -289,11 +301,20 @@ class StorageError(AgnostError):
 
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(f"{message}: {path}" if path else message)
+        self.message = message
         self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), (self.message,), {"path": self.path}))
 
 
 class CorruptStorageError(StorageError):
     """The stored session file could not be parsed; it was moved aside, not deleted."""
+
+
+def _rebuild(cls: type[Exception], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Exception:
+    """Unpickle an exception whose constructor takes keyword arguments."""
+    return cls(*args, **kwargs)
 
 
 def _clip(text: str, limit: int = 300) -> str:

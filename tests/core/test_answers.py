@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from typing import Any
 
 import pytest
@@ -273,3 +274,25 @@ def test_operations_table_matches_protocol_effects() -> None:
         "get_user_from_db": operations.Effect.NONE,
         "get_auth_grant": operations.Effect.ESTABLISH,
     }
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        agnost.InvalidSessionTokenError(401, "Unauthorized", [agnost.ErrorItem(code="x")]),
+        agnost.InvalidArgumentError("missing_required_value", "client_key is required"),
+        agnost.ResponseDecodeError("answer is not valid JSON", status=502, excerpt="<html>"),
+        agnost.ResponseTooLargeError(1024),
+        agnost.CorruptStorageError("unreadable session file", path="/tmp/s.json"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_errors_survive_pickling_for_multiprocessing(error: agnost.AgnostError) -> None:
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error) and str(copy) == str(error)
+    assert copy.__dict__ == error.__dict__
+
+
+def test_public_classes_are_shown_under_their_public_path() -> None:
+    assert repr(agnost.InvalidSessionTokenError) == "<class 'agnost.InvalidSessionTokenError'>"
+    assert agnost.Session.__module__ == "agnost"
