@@ -1,0 +1,64 @@
+"""The ``agnost`` command line.
+
+One function per subcommand registers its parser and sets ``handler``, the function that
+runs it; :func:`main` dispatches. Subcommands: ``emulator`` (a local Agnost auth server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from ._version import __version__
+
+__all__ = ["build_parser", "main"]
+
+
+def _add_emulator(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "emulator",
+        help="run a local Agnost-compatible auth server",
+        description="Run a local Agnost-compatible auth server for tests, demos and CI.",
+    )
+    # Imported here so the rest of the command line works without the emulator extra.
+    try:
+        from .emulator.command import add_arguments, run
+    except ImportError as exc:
+        message = str(exc)
+        parser.set_defaults(handler=lambda args: _missing_extra(message))
+        return
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def _missing_extra(message: str) -> int:
+    print(f"agnost emulator: {message}", file=sys.stderr)
+    return 1
+
+
+#: The subcommands, in the order ``--help`` lists them.
+SUBCOMMANDS: Sequence[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = (
+    _add_emulator,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the whole command line, every subcommand registered."""
+    parser = argparse.ArgumentParser(prog="agnost", description="agnost: Agnost auth sessions.")
+    parser.add_argument("--version", action="version", version=f"agnost {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in SUBCOMMANDS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The agnost emulator: a local Agnost-compatible auth server for tests, demos and CI.
+
+Pure Python on ``aiohttp.web`` with SQLite as its store; the official JavaScript client
+(``altogic@2.3.9``) and both agnost flavours run against it unchanged. Needs the ``emulator``
+extra (``pip install 'agnost[emulator]'``, for ``ua-parser``).
+
+Start it from the shell with ``agnost emulator`` (``--help`` lists the options), or in-process::
+
+    from agnost.emulator import Emulator
+
+    with Emulator(email_confirmation=True, hash_cost=4) as emu:
+        client = agnost.create_client(emu.base_url, emu.client_key)
+        ...
+        [message] = emu.outbox(recipient="ada@example.com")
+        client.auth.get_auth_grant(message.access_token)
+
+In pytest, the ``agnost_emulator`` fixture gives a fresh one per test (``agnost.pytest_plugin``).
+
+The API (``/_api/rest/v1/auth/...``, protocol.md §3, §5, §7): sign-up and sign-in with email and
+phone, sign-out (one, all, all but current), sessions, user and grant; the rest of §3 answers
+501. Every request needs an ``X-Client-Key`` that is one of the configured client keys.
+The fake OAuth provider: ``GET /_auth/<provider>`` (google, facebook, twitter, apple, discord,
+github) redirects to the redirect URL with ``?access_token=``; see :mod:`agnost.emulator.oauth`.
+
+The emulator-only endpoints (no client key needed):
+
+- ``GET /_emulator/`` lists them.
+- ``GET /_emulator/outbox`` the messages "sent": ``{"messages": [{"id", "recipient", "kind",
+  "link", "code", "accessToken", "userId", "createdAt"}]}``, oldest first; ``?recipient=``
+  (case-insensitive) and ``?kind=`` (``email_verification``) filter.
+  ``DELETE /_emulator/outbox`` empties it.
+- ``POST /_emulator/reset`` deletes every user, session, access token and message.
+- ``GET /_emulator/config`` the settings; ``PATCH /_emulator/config`` with some of them, e.g.
+  ``{"emailConfirmation": true, "sessionLifetime": 0}``, changes them (all or nothing; a bad
+  value is a 400 ``validation_error``). Keys: ``clientKeys``, ``emailConfirmation``,
+  ``sessionLifetime`` and ``accessTokenLifetime`` (seconds), ``hashCost`` (log2 of scrypt's
+  N), ``redirectUrl``.
+- ``GET /_emulator/redirect`` the page verification links and OAuth land on when no redirect
+  URL is configured; it shows the ``access_token`` it was given.
+
+Security notes: passwords are hashed with scrypt; session and access tokens are 256 random bits
+stored only as SHA-256 digests; no log line carries a token or password. The emulator has no
+protection against the network: it warns when bound to anything but loopback.
+"""
+
+from __future__ import annotations
+
+from .app import create_app
+from .config import ConfigError, EmulatorConfig
+from .server import Emulator, OutboxMessage
+
+__all__ = ["ConfigError", "Emulator", "EmulatorConfig", "OutboxMessage", "create_app"]

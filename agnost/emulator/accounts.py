@@ -1,0 +1,151 @@
+"""Users, sessions and access tokens as database transactions, shared by the HTTP handlers.
+
+Every function here takes the :class:`~agnost.emulator.db.Database` first and runs on the
+database thread (``await state.db.run(fn, ...)``), so each is one atomic step. Nothing here
+is slow: password hashing happens before, off both the loop and the database thread.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .db import Database
+from .security import new_object_id, new_token, token_digest
+
+__all__ = [
+    "OpenedSession",
+    "create_user",
+    "grant",
+    "iso_timestamp",
+    "issue_access_token",
+    "new_user_doc",
+    "open_session",
+    "send_verification_email",
+    "with_query",
+]
+
+#: (the raw token, to hand to the client once; the session as the API shows it)
+OpenedSession = tuple[str, dict[str, Any]]
+
+
+def iso_timestamp(epoch: float) -> str:
+    """``epoch`` as the API writes times: ISO 8601 UTC with milliseconds and a ``Z``."""
+    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def with_query(url: str, **params: str) -> str:
+    """``url`` with ``params`` added to its query string (keeping what is there)."""
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), *params.items()]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def new_user_doc(now: float, **fields: Any) -> dict[str, Any]:
+    """A new user's document with a fresh id; ``provider`` defaults to ``"agnost"``."""
+    user_id = new_object_id()
+    doc: dict[str, Any] = {
+        "_id": user_id,
+        "provider": "agnost",
+        "providerUserId": user_id,
+        "signUpAt": iso_timestamp(now),
+    }
+    doc.update(fields)
+    return doc
+
+
+def open_session(db: Database, user: dict[str, Any], user_agent: str, now: float) -> OpenedSession:
+    """Start a session for ``user`` and record the sign-in on the user.
+
+    ``user_agent`` is the JSON text from :func:`~agnost.emulator.useragent.user_agent_json`.
+    The user document is updated in place (``lastLoginAt``) and stored.
+    """
+    token = new_token()
+    doc = {
+        "userId": user["_id"],
+        "creationDtm": iso_timestamp(now),
+        "userAgent": json.loads(user_agent),
+        "accessGroupKeys": [],
+    }
+    db.insert_session(token_digest(token), now, doc)
+    user["lastLoginAt"] = doc["creationDtm"]
+    db.update_user(user)
+    return token, doc
+
+
+def create_user(
+    db: Database,
+    user: dict[str, Any],
+    *,
+    password_hash: str | None,
+    user_agent: str | None,
+    now: float,
+) -> OpenedSession | None:
+    """Store a new user and, given a ``user_agent``, open their first session.
+
+    Raises :class:`~agnost.emulator.db.DuplicateUserError` when the email, phone or provider
+    identity is taken; then nothing was stored.
+    """
+    with db.transaction():
+        db.insert_user(
+            user,
+            email=user.get("email"),
+            phone=user.get("phone"),
+            provider=user["provider"],
+            provider_user_id=user["providerUserId"],
+            password_hash=password_hash,
+        )
+        return open_session(db, user, user_agent, now) if user_agent is not None else None
+
+
+def issue_access_token(db: Database, user_id: str, purpose: str, expires_at: float) -> str:
+    """A new single-use access token for the grant endpoint; only its digest is stored."""
+    token = new_token()
+    db.insert_access_token(token_digest(token), user_id, purpose, expires_at)
+    return token
+
+
+def send_verification_email(
+    db: Database, user: dict[str, Any], redirect_url: str, now: float, lifetime: float
+) -> dict[str, Any]:
+    """Send the email-confirmation message, that is: put it in the outbox, and return it.
+
+    Its link is the app's redirect URL with ``access_token``, where a real server's link ends
+    up after its own verification hop.
+    """
+    with db.transaction():
+        token = issue_access_token(db, user["_id"], "email_verification", now + lifetime)
+        return db.insert_message(
+            {
+                "recipient": user["email"],
+                "kind": "email_verification",
+                "link": with_query(redirect_url, action="email-confirm", access_token=token),
+                "code": None,
+                "accessToken": token,
+                "userId": user["_id"],
+                "createdAt": iso_timestamp(now),
+            }
+        )
+
+
+def grant(
+    db: Database, access_token: str, user_agent: str, now: float
+) -> tuple[dict[str, Any], OpenedSession] | None:
+    """Exchange an access token for (user, new session), or None if it is not valid.
+
+    The token is used up either way. An email-verification token marks the email verified.
+    """
+    with db.transaction():
+        taken = db.take_access_token(token_digest(access_token), now)
+        if taken is None:
+            return None
+        user_id, purpose = taken
+        user = db.user_by_id(user_id)
+        if user is None:
+            return None
+        if purpose == "email_verification":
+            user["emailVerified"] = True
+        return user, open_session(db, user, user_agent, now)

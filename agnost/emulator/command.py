@@ -1,0 +1,150 @@
+"""``agnost emulator``: the command-line options and the foreground run.
+
+:func:`add_arguments` fills an ``argparse`` parser; :func:`run` serves until Ctrl-C or SIGTERM.
+``agnost.cli`` wires them in as a subcommand; ``python -m agnost.emulator`` runs them alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import platformdirs
+
+from .config import (
+    DEFAULT_HASH_COST,
+    DEFAULT_SESSION_LIFETIME,
+    MAX_HASH_COST,
+    MIN_HASH_COST,
+    ConfigError,
+    EmulatorConfig,
+)
+from .db import SchemaTooNewError
+from .server import is_loopback, serve_forever
+
+__all__ = ["DEFAULT_PORT", "add_arguments", "default_database_path", "run"]
+
+DEFAULT_PORT = 8787
+
+
+def default_database_path() -> Path:
+    """Where the emulator keeps its data unless told otherwise: the user data dir of agnost."""
+    return Path(platformdirs.user_data_dir("agnost")) / "emulator.sqlite3"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the emulator's options to ``parser``."""
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port; 0 picks a free one (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help=f"SQLite database file, or :memory: (default: {default_database_path()})",
+    )
+    parser.add_argument(
+        "--client-key",
+        action="append",
+        dest="client_keys",
+        metavar="KEY",
+        help="a client key the API accepts; repeat for several (default: a generated dev key)",
+    )
+    parser.add_argument(
+        "--email-confirmation",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="require a confirmed email before signing in (default: off)",
+    )
+    parser.add_argument(
+        "--session-lifetime",
+        type=float,
+        default=DEFAULT_SESSION_LIFETIME,
+        metavar="SECONDS",
+        help="how long a session stays valid (default: one year)",
+    )
+    parser.add_argument(
+        "--hash-cost",
+        type=int,
+        default=DEFAULT_HASH_COST,
+        metavar="N",
+        help=f"scrypt cost as log2 of N, {MIN_HASH_COST}-{MAX_HASH_COST} (default: %(default)s);"
+        " lower is faster and weaker",
+    )
+    parser.add_argument(
+        "--redirect-url",
+        metavar="URL",
+        help="where verification links and OAuth redirect (default: the emulator's own page)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="logging threshold; info logs one line per request (default: %(default)s)",
+    )
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Serve with the options parsed into ``args`` until Ctrl-C or SIGTERM; the exit status."""
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+    generated_key = not args.client_keys
+    try:
+        config = EmulatorConfig(
+            email_confirmation=args.email_confirmation,
+            session_lifetime=args.session_lifetime,
+            hash_cost=args.hash_cost,
+            redirect_url=args.redirect_url,
+        )
+        if not generated_key:
+            config.update({"clientKeys": args.client_keys})
+    except ConfigError as exc:
+        print(f"agnost emulator: {exc}", file=sys.stderr)
+        return 2
+    database = args.db or str(default_database_path())
+    if database != ":memory:":
+        Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not is_loopback(args.host):
+        print(
+            f"agnost emulator: WARNING: bound to {args.host}, so other machines can reach it. "
+            "It is a development server with no protection: use it on trusted networks only.",
+            file=sys.stderr,
+        )
+
+    def ready(base_url: str) -> None:
+        key_note = " (generated; pass --client-key to choose one)" if generated_key else ""
+        lines = [
+            f"agnost emulator running at {base_url}",
+            f"  client key: {config.client_keys[0]}{key_note}",
+            *(f"  client key: {key}" for key in config.client_keys[1:]),
+            f"  database:   {database}",
+            f"  outbox:     {base_url}/_emulator/outbox",
+            "Press Ctrl-C to stop.",
+        ]
+        print(os.linesep.join(lines), file=out, flush=True)
+
+    try:
+        asyncio.run(
+            serve_forever(config, database, host=args.host, port=args.port, on_ready=ready)
+        )
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"agnost emulator: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    except SchemaTooNewError as exc:
+        print(f"agnost emulator: {exc}", file=sys.stderr)
+        return 1
+    print("agnost emulator stopped", file=out, flush=True)
+    return 0

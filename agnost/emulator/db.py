@@ -1,0 +1,351 @@
+"""The emulator's SQLite store: schema, migrations, queries, and the one thread that runs them.
+
+The schema version is SQLite's ``PRAGMA user_version``; :data:`MIGRATIONS` holds one script per
+version and a database is brought up to date when it is opened, so data written by an older
+emulator survives an upgrade. A file database uses write-ahead logging.
+
+All SQL runs on a single dedicated thread owning the single connection
+(:class:`DatabaseThread`). The event loop never waits on SQLite, and since only one connection
+ever exists, writers never meet and "database is locked" cannot happen inside one emulator
+(a busy timeout covers a second process opening the same file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+__all__ = ["MIGRATIONS", "Database", "DatabaseThread", "DuplicateUserError", "SchemaTooNewError"]
+
+T = TypeVar("T")
+
+#: ``MIGRATIONS[n]`` takes a database from schema version ``n`` to ``n + 1``.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email_key TEXT UNIQUE,              -- the email, lower-cased: unique case-insensitively
+        phone TEXT UNIQUE,
+        provider TEXT NOT NULL,
+        provider_user_id TEXT NOT NULL,
+        password_hash TEXT,                 -- NULL for users who came through OAuth
+        doc TEXT NOT NULL,                  -- the user as the API returns it, custom fields too
+        UNIQUE (provider, provider_user_id)
+    );
+    CREATE TABLE sessions (
+        token_digest TEXT PRIMARY KEY,      -- SHA-256 of the token; the token is never stored
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        created_at REAL NOT NULL,           -- epoch seconds, for expiry
+        doc TEXT NOT NULL                   -- the session as the API returns it, minus token
+    );
+    CREATE INDEX sessions_by_user ON sessions (user_id, created_at);
+    CREATE TABLE access_tokens (
+        token_digest TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc TEXT NOT NULL,                  -- the message as /_emulator/outbox shows it
+        recipient TEXT NOT NULL,
+        kind TEXT NOT NULL
+    );
+    """,
+)
+
+
+class SchemaTooNewError(RuntimeError):
+    """The database file was written by a newer emulator whose schema this one does not know."""
+
+
+class DuplicateUserError(Exception):
+    """A user with this email, phone or provider identity exists; ``field`` says which."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"a user with this {field} already exists")
+        self.field = field
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a script into statements. (``executescript`` would, but it commits first, and a
+    migration must be one transaction with its version bump.)"""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in a migration: {pending!r}")
+
+
+def _loads(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    assert isinstance(value, dict)
+    return value
+
+
+class Database:
+    """One SQLite connection and the queries the emulator needs. Not thread-safe: use it only
+    from the thread of a :class:`DatabaseThread`."""
+
+    def __init__(self, path: str) -> None:
+        # isolation_level=None: transactions are explicit (see transaction()), never implicit.
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self._conn.execute("PRAGMA busy_timeout = 5000")
+        if path != ":memory:" and not path.startswith("file::memory:"):
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            # WAL plus NORMAL is durable across application crashes; only a power cut may
+            # lose the last transactions, which is fine for an emulator.
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise SchemaTooNewError(
+                f"database schema version {version} is newer than this emulator's "
+                f"({len(MIGRATIONS)}); upgrade agnost or use another --db"
+            )
+        for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction():
+                for statement in _statements(script):
+                    self._conn.execute(statement)
+                # PRAGMA takes no parameters; target is an int we computed.
+                self._conn.execute(f"PRAGMA user_version = {target:d}")
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version recorded in the file (``PRAGMA user_version``)."""
+        row = self._conn.execute("PRAGMA user_version").fetchone()
+        return int(row[0])
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the block as one transaction: all of it is committed, or none of it."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the write-ahead log into the file)."""
+        self._conn.close()
+
+    # --- users ---------------------------------------------------------------------------
+
+    def insert_user(
+        self,
+        doc: dict[str, Any],
+        *,
+        email: str | None,
+        phone: str | None,
+        provider: str,
+        provider_user_id: str,
+        password_hash: str | None,
+    ) -> None:
+        """Store a new user. Raises :class:`DuplicateUserError` if the identity is taken."""
+        try:
+            self._conn.execute(
+                "INSERT INTO users (id, email_key, phone, provider, provider_user_id,"
+                " password_hash, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc["_id"],
+                    email.lower() if email is not None else None,
+                    phone,
+                    provider,
+                    provider_user_id,
+                    password_hash,
+                    json.dumps(doc),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            message = str(exc)
+            field = "email" if "email_key" in message else "phone" if "phone" in message else "id"
+            raise DuplicateUserError(field) from exc
+
+    def user_by_id(self, user_id: str) -> dict[str, Any] | None:
+        """Return the user's document, or None."""
+        row = self._conn.execute("SELECT doc FROM users WHERE id = ?", (user_id,)).fetchone()
+        return _loads(row[0]) if row else None
+
+    def user_with_password(
+        self, *, email: str | None = None, phone: str | None = None
+    ) -> tuple[dict[str, Any], str | None] | None:
+        """Find a user by email (case-insensitively) or phone: (document, password hash)."""
+        if email is not None:
+            query = "SELECT doc, password_hash FROM users WHERE email_key = ?"
+            row = self._conn.execute(query, (email.lower(),)).fetchone()
+        else:
+            query = "SELECT doc, password_hash FROM users WHERE phone = ?"
+            row = self._conn.execute(query, (phone,)).fetchone()
+        return (_loads(row[0]), row[1]) if row else None
+
+    def user_by_provider(self, provider: str, provider_user_id: str) -> dict[str, Any] | None:
+        """Find the user an OAuth provider knows by ``provider_user_id``."""
+        row = self._conn.execute(
+            "SELECT doc FROM users WHERE provider = ? AND provider_user_id = ?",
+            (provider, provider_user_id),
+        ).fetchone()
+        return _loads(row[0]) if row else None
+
+    def update_user(self, doc: dict[str, Any]) -> None:
+        """Replace the stored document of the user ``doc["_id"]``."""
+        self._conn.execute("UPDATE users SET doc = ? WHERE id = ?", (json.dumps(doc), doc["_id"]))
+
+    # --- sessions ------------------------------------------------------------------------
+
+    def insert_session(self, digest: str, created_at: float, doc: dict[str, Any]) -> None:
+        """Store a session under its token's digest; ``doc`` must not hold the token."""
+        self._conn.execute(
+            "INSERT INTO sessions (token_digest, user_id, created_at, doc) VALUES (?, ?, ?, ?)",
+            (digest, doc["userId"], created_at, json.dumps(doc)),
+        )
+
+    def live_session(self, digest: str, not_before: float) -> dict[str, Any] | None:
+        """Return the session with this digest if it was created after ``not_before``.
+
+        An older one has expired: it is deleted on the way.
+        """
+        row = self._conn.execute(
+            "SELECT created_at, doc FROM sessions WHERE token_digest = ?", (digest,)
+        ).fetchone()
+        if row is None:
+            return None
+        if row[0] <= not_before:
+            self._conn.execute("DELETE FROM sessions WHERE token_digest = ?", (digest,))
+            return None
+        return _loads(row[1])
+
+    def live_sessions(self, user_id: str, not_before: float) -> list[tuple[str, dict[str, Any]]]:
+        """The user's unexpired sessions, oldest first, as (digest, document) pairs."""
+        rows = self._conn.execute(
+            "SELECT token_digest, doc FROM sessions WHERE user_id = ? AND created_at > ?"
+            " ORDER BY created_at, rowid",
+            (user_id, not_before),
+        ).fetchall()
+        return [(row[0], _loads(row[1])) for row in rows]
+
+    def session_owner(self, digest: str) -> str | None:
+        """The user id a session belongs to, expired or not, or None if there is no such."""
+        row = self._conn.execute(
+            "SELECT user_id FROM sessions WHERE token_digest = ?", (digest,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def delete_session(self, digest: str) -> None:
+        """Delete one session."""
+        self._conn.execute("DELETE FROM sessions WHERE token_digest = ?", (digest,))
+
+    def delete_sessions(self, user_id: str, *, keep: str | None = None) -> None:
+        """Delete all the user's sessions, except the one whose digest is ``keep``."""
+        self._conn.execute(
+            "DELETE FROM sessions WHERE user_id = ? AND token_digest IS NOT ?", (user_id, keep)
+        )
+
+    # --- access tokens -------------------------------------------------------------------
+
+    def insert_access_token(
+        self, digest: str, user_id: str, purpose: str, expires_at: float
+    ) -> None:
+        """Store a single-use access token (by digest) for the grant endpoint."""
+        self._conn.execute(
+            "INSERT INTO access_tokens (token_digest, user_id, purpose, expires_at)"
+            " VALUES (?, ?, ?, ?)",
+            (digest, user_id, purpose, expires_at),
+        )
+
+    def take_access_token(self, digest: str, now: float) -> tuple[str, str] | None:
+        """Use up an access token: (user id, purpose) if it was valid at ``now``, else None.
+
+        Whatever the answer, the token is gone afterwards: it can be used once.
+        """
+        row = self._conn.execute(
+            "SELECT user_id, purpose, expires_at FROM access_tokens WHERE token_digest = ?",
+            (digest,),
+        ).fetchone()
+        self._conn.execute("DELETE FROM access_tokens WHERE token_digest = ?", (digest,))
+        if row is None or row[2] <= now:
+            return None
+        return str(row[0]), str(row[1])
+
+    # --- outbox --------------------------------------------------------------------------
+
+    def insert_message(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Record a message as "sent"; returns it with its ``id``."""
+        cursor = self._conn.execute(
+            "INSERT INTO outbox (doc, recipient, kind) VALUES ('{}', ?, ?)",
+            (doc["recipient"], doc["kind"]),
+        )
+        stored = {"id": cursor.lastrowid, **doc}
+        self._conn.execute(
+            "UPDATE outbox SET doc = ? WHERE id = ?", (json.dumps(stored), cursor.lastrowid)
+        )
+        return stored
+
+    def messages(
+        self, *, recipient: str | None = None, kind: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The outbox, oldest first; ``recipient`` matches case-insensitively."""
+        rows = self._conn.execute(
+            "SELECT doc FROM outbox WHERE (?1 IS NULL OR lower(recipient) = lower(?1))"
+            " AND (?2 IS NULL OR kind = ?2) ORDER BY id",
+            (recipient, kind),
+        ).fetchall()
+        return [_loads(row[0]) for row in rows]
+
+    def clear_messages(self) -> None:
+        """Empty the outbox."""
+        self._conn.execute("DELETE FROM outbox")
+
+    # --- everything ----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Delete every user, session, access token and message; the schema stays."""
+        with self.transaction():
+            for table in ("access_tokens", "sessions", "outbox", "users"):
+                # Table names come from the literal tuple above, never from input.
+                self._conn.execute(f"DELETE FROM {table}")
+
+
+class DatabaseThread:
+    """Runs a :class:`Database` on one dedicated thread, for async code.
+
+    ``await db.run(fn, *args)`` calls ``fn(database, *args)`` on that thread and awaits the
+    result, so the event loop keeps serving while SQLite works, and since one thread runs
+    every call, each call sees the database to itself.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="agnost-emulator-db"
+        )
+        # The connection is made on the thread that will use it.
+        self._db = self._executor.submit(Database, path).result()
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(database, *args, **kwargs)`` on the database thread and return its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, functools.partial(fn, self._db, *args, **kwargs)
+        )
+
+    def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Like :meth:`run`, for code that is not on an event loop: blocks until done."""
+        return self._executor.submit(fn, self._db, *args, **kwargs).result()
+
+    def close(self) -> None:
+        """Close the connection and stop the thread, after the calls already queued."""
+        self._executor.submit(self._db.close).result()
+        self._executor.shutdown(wait=True)

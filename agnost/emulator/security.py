@@ -1,0 +1,91 @@
+"""Secrets: password hashes, session and access tokens, and what is stored in their place.
+
+Passwords are hashed with scrypt (``hashlib.scrypt``) under a random salt, and each stored
+hash records its own cost, so the configured cost can change without locking anyone out.
+Tokens are 256 random bits; the database keeps only their SHA-256, so a copy of the database
+file signs nobody in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+__all__ = [
+    "hash_password",
+    "new_object_id",
+    "new_token",
+    "token_digest",
+    "verify_password",
+]
+
+_SCRYPT_R = 8
+_SCRYPT_P = 1
+_KEY_LENGTH = 32
+_SALT_LENGTH = 16
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _scrypt(password: str, salt: bytes, cost: int) -> bytes:
+    n = 2**cost
+    return hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=salt,
+        n=n,
+        r=_SCRYPT_R,
+        p=_SCRYPT_P,
+        dklen=_KEY_LENGTH,
+        # OpenSSL's default 32 MiB cap is below what the top costs need.
+        maxmem=128 * _SCRYPT_R * (n + _SCRYPT_P + 2),
+    )
+
+
+def hash_password(password: str, cost: int) -> str:
+    """Return ``scrypt$<cost>$<r>$<p>$<salt>$<key>`` for storage; slow on purpose.
+
+    ``cost`` is log2 of scrypt's N. Call it off the event loop: at the default cost it takes
+    tens of milliseconds of CPU.
+    """
+    salt = secrets.token_bytes(_SALT_LENGTH)
+    key = _scrypt(password, salt, cost)
+    return f"scrypt${cost}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(key)}"
+
+
+def verify_password(password: str, stored: str | None, cost: int) -> bool:
+    """Tell whether ``password`` matches the ``stored`` hash, comparing in constant time.
+
+    With no stored hash (an unknown user, or one who signed up through OAuth) a hash is still
+    computed at ``cost``, so the answer takes as long as for a real user with a wrong password.
+    """
+    if stored is None:
+        _scrypt(password, b"\0" * _SALT_LENGTH, cost)
+        return False
+    scheme, cost_text, r_text, p_text, salt_text, key_text = stored.split("$")
+    if scheme != "scrypt" or (int(r_text), int(p_text)) != (_SCRYPT_R, _SCRYPT_P):
+        raise ValueError("unknown password hash format")
+    actual = _scrypt(password, base64.b64decode(salt_text), int(cost_text))
+    return hmac.compare_digest(actual, base64.b64decode(key_text))
+
+
+def new_token() -> str:
+    """Return a new session or access token: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """Return what the database stores for ``token``: its SHA-256, in hex.
+
+    A plain hash is enough here (unlike for passwords): the token already has 256 bits of
+    entropy, so there is nothing to guess.
+    """
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_object_id() -> str:
+    """Return a new user id: 24 hex digits, the shape of the ids Agnost servers hand out."""
+    return secrets.token_hex(12)

@@ -1,0 +1,272 @@
+"""Serving the emulator: in the foreground for the command line, or on a background thread.
+
+:class:`Emulator` is the in-process form: ``with Emulator() as emu:`` serves on a free port of
+127.0.0.1 from a thread with its own event loop, and stops when the block ends. Starting one
+takes milliseconds with an in-memory database, so tests can start one each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import signal
+import threading
+from collections.abc import Callable, Coroutine, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+import attrs
+from aiohttp import web
+
+from .app import AccessLogger, create_app
+from .config import EmulatorConfig
+from .db import Database
+from .state import STATE, EmulatorState
+
+__all__ = ["Emulator", "OutboxMessage", "base_url_for", "is_loopback", "serve_forever"]
+
+T = TypeVar("T")
+
+_log = logging.getLogger("agnost.emulator")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine (``localhost``, 127.x, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url_for(host: str, port: int) -> str:
+    """The URL clients use for a server bound to ``host``: ``http://127.0.0.1:8080`` and such.
+
+    A wildcard bind (``0.0.0.0``, ``::``) is reached locally through the loopback address.
+    """
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app, access_log_class=AccessLogger)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    bound_port = int(runner.addresses[0][1])
+    if not is_loopback(host):
+        _log.warning(
+            "the emulator is bound to %s, reachable from other machines: it is a development "
+            "server with no protection, for trusted networks only",
+            host,
+        )
+    return runner, bound_port
+
+
+async def serve_forever(
+    config: EmulatorConfig,
+    database: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    on_ready: Callable[[str], None] = lambda url: None,
+) -> None:
+    """Serve until cancelled (Ctrl-C) or sent SIGTERM; ``on_ready`` gets the base URL."""
+    runner, bound_port = await _start(create_app(config, database), host, port)
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # SIGTERM (from CI, docker, kill) stops as cleanly as Ctrl-C; not available on Windows.
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, stopped.set)
+    try:
+        on_ready(base_url_for(host, bound_port))
+        await stopped.wait()
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGTERM)
+        await runner.cleanup()
+
+
+@attrs.frozen
+class OutboxMessage:
+    """A message the emulator "sent", as ``GET /_emulator/outbox`` lists it.
+
+    ``access_token`` is what ``get_auth_grant`` takes; ``link`` is the verification link that
+    carries it; ``code`` is for SMS codes (None for emails).
+    """
+
+    id: int
+    recipient: str
+    kind: str
+    link: str | None
+    code: str | None
+    access_token: str | None = attrs.field(repr=False)
+    user_id: str | None
+    created_at: str
+
+    @classmethod
+    def from_wire(cls, doc: Mapping[str, Any]) -> OutboxMessage:
+        """Build a message from its ``/_emulator/outbox`` JSON."""
+        return cls(
+            id=doc["id"],
+            recipient=doc["recipient"],
+            kind=doc["kind"],
+            link=doc.get("link"),
+            code=doc.get("code"),
+            access_token=doc.get("accessToken"),
+            user_id=doc.get("userId"),
+            created_at=doc["createdAt"],
+        )
+
+
+class Emulator:
+    """An emulator served from a background thread: ``with Emulator() as emu: ...``.
+
+    Keyword arguments are the settings of :class:`EmulatorConfig` (``client_keys``,
+    ``email_confirmation``, ``session_lifetime``, ``access_token_lifetime``, ``hash_cost``,
+    ``redirect_url``). ``database`` is a file path or ``":memory:"`` (the default); ``port`` 0
+    (the default) picks a free port. :meth:`start` and :meth:`stop` may be called directly
+    instead of using ``with``.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        database: str = ":memory:",
+        **settings: Any,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.database = database
+        self._config = EmulatorConfig(**settings)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._app: web.Application | None = None
+        self._base_url: str | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Start serving; returns once the port accepts connections. Raises if it cannot."""
+        if self._thread is not None:
+            raise RuntimeError("this emulator is already running")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                app = create_app(self._config, self.database)
+                runner, port = loop.run_until_complete(_start(app, self.host, self.port))
+            except BaseException as exc:
+                failure.append(exc)
+                loop.close()
+                ready.set()
+                return
+            self._app = app
+            self._base_url = base_url_for(self.host, port)
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(runner.cleanup())
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+        # A daemon thread, so a test that forgets to stop its emulator cannot hang the exit.
+        self._thread = threading.Thread(target=run, name="agnost-emulator", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the database. Calling it again does nothing."""
+        if self._thread is None or self._loop is None:
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._thread = None
+        self._loop = None
+        self._app = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- what tests need -----------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The URL to hand to ``create_client``, such as ``http://127.0.0.1:53211``."""
+        if self._base_url is None:
+            raise RuntimeError("the emulator has not been started")
+        return self._base_url
+
+    @property
+    def client_key(self) -> str:
+        """The first configured client key."""
+        return self._config.client_keys[0]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """A copy of the current settings, as ``GET /_emulator/config`` shows them."""
+        return self._on_loop(self._read_config())
+
+    def configure(self, **changes: Any) -> None:
+        """Change settings, by their wire names: ``configure(emailConfirmation=True)``.
+
+        Raises ``agnost.emulator.ConfigError`` (a ValueError) for a bad value.
+        """
+        self._on_loop(self._update_config(changes))
+
+    def outbox(self, recipient: str | None = None, kind: str | None = None) -> list[OutboxMessage]:
+        """Messages "sent", oldest first; ``recipient`` matches case-insensitively."""
+        docs = self._state().db.call(Database.messages, recipient=recipient, kind=kind)
+        return [OutboxMessage.from_wire(doc) for doc in docs]
+
+    def clear_outbox(self) -> None:
+        """Empty the outbox."""
+        self._state().db.call(Database.clear_messages)
+
+    def reset(self) -> None:
+        """Delete every user, session, access token and message; settings stay."""
+        self._state().db.call(Database.reset)
+
+    def _state(self) -> EmulatorState:
+        if self._app is None:
+            raise RuntimeError("the emulator is not running")
+        return self._app[STATE]
+
+    # Settings are read on the emulator's loop; changing them there means a request never
+    # sees half of an update.
+    async def _read_config(self) -> dict[str, Any]:
+        return self._config.to_wire()
+
+    async def _update_config(self, changes: Mapping[str, object]) -> None:
+        self._config.update(changes)
+
+    def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._loop is None:
+            coro.close()
+            raise RuntimeError("the emulator is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()

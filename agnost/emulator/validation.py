@@ -1,0 +1,160 @@
+"""Reading request bodies and checking their fields, the way an Agnost server does (§5, §7).
+
+A body with no ``Content-Type`` is read as JSON; JSON, form and multipart bodies are accepted;
+anything else is a 415. Field problems are collected and reported together as one
+``validation_error``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aiohttp import web
+
+from .errors import InvalidFields, Refusal
+
+__all__ = ["Fields", "read_body"]
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Deliberately loose, like most servers: one @, no spaces, a dot in the domain.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# E.164: a plus, then up to 15 digits not starting with 0.
+_PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
+MIN_PASSWORD_LENGTH = 6
+# A bound on what reaches the slow hash; longer adds no security.
+MAX_PASSWORD_LENGTH = 1024
+MAX_EMAIL_LENGTH = 254
+
+#: Keys of the user model the server manages; sign-up data may not set them.
+RESERVED_USER_KEYS = frozenset(
+    {
+        "_id",
+        "provider",
+        "providerUserId",
+        "password",
+        "emailVerified",
+        "phoneVerified",
+        "signUpAt",
+        "lastLoginAt",
+    }
+)
+
+
+async def read_body(request: web.Request) -> dict[str, Any]:
+    """The request body as a mapping of fields; an empty body is ``{}``.
+
+    Raises a 415 ``unsupported_media_type`` or a 400 ``invalid_request_body_syntax``.
+    """
+    content_type = request.headers.get("Content-Type")
+    if content_type is not None and request.content_type in _FORM_TYPES:
+        return dict(await request.post())
+    media = request.content_type
+    is_json = media == "application/json" or media.endswith("+json")
+    if content_type is not None and not is_json:
+        raise Refusal(415, "unsupported_media_type", f"Content type {media!r} is not supported")
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Refusal(
+            400, "invalid_request_body_syntax", "The request body is not valid JSON"
+        ) from exc
+    if not isinstance(body, dict):
+        raise Refusal(400, "invalid_request_body_syntax", "The request body must be a JSON object")
+    return body
+
+
+class Fields:
+    """Checks the fields of one body, collecting every problem before refusing.
+
+    Use :meth:`email`, :meth:`password` and friends to read checked values, then
+    :meth:`done`, which raises :class:`InvalidFields` if anything was wrong.
+    """
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self._body = body
+        self._problems: dict[str, str] = {}
+
+    def problem(self, field: str, reason: str) -> None:
+        """Record a problem with ``field`` (the first one per field is kept)."""
+        self._problems.setdefault(field, reason)
+
+    def done(self) -> None:
+        """Refuse the request with every problem found, if there was one."""
+        if self._problems:
+            raise InvalidFields(self._problems)
+
+    def string(self, field: str, *, required: bool = True) -> str | None:
+        """A string field; None (and a problem, if required) when missing or not a string."""
+        value = self._body.get(field)
+        if value is None:
+            if required:
+                self.problem(field, "is required")
+            return None
+        if not isinstance(value, str):
+            self.problem(field, "must be a string")
+            return None
+        return value
+
+    def email(self, field: str = "email") -> str:
+        """A required email address, trimmed; checked for shape only."""
+        value = (self.string(field) or "").strip()
+        if field not in self._problems and (
+            len(value) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(value)
+        ):
+            self.problem(field, "must be a valid email address")
+        return value
+
+    def phone(self, field: str = "phone") -> str:
+        """A required phone number in E.164 form (``+`` and digits); spaces are dropped."""
+        value = re.sub(r"[\s\-()]", "", self.string(field) or "")
+        if field not in self._problems and not _PHONE.fullmatch(value):
+            self.problem(field, "must be a phone number in E.164 form, like +15555550100")
+        return value
+
+    def password(self, field: str = "password", *, check_strength: bool = True) -> str:
+        """A required password; on sign-up (``check_strength``) at least 6 characters."""
+        value = self.string(field) or ""
+        if field in self._problems:
+            return value
+        if check_strength and len(value) < MIN_PASSWORD_LENGTH:
+            self.problem(field, f"must be at least {MIN_PASSWORD_LENGTH} characters long")
+        elif len(value) > MAX_PASSWORD_LENGTH:
+            self.problem(field, f"must be at most {MAX_PASSWORD_LENGTH} characters long")
+        elif not value:
+            self.problem(field, "is required")
+        return value
+
+    def user_data(self, field: str, identity: tuple[str, str]) -> dict[str, Any]:
+        """``nameOrUserData``: a name, or an object of user fields (custom ones welcome).
+
+        Returns the fields to store. ``identity`` is the sign-up's (key, value), such as
+        ``("email", "a@b.co")``: the object may repeat it but not contradict it.
+        """
+        value = self._body.get(field)
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            return {"name": value}
+        if not isinstance(value, dict):
+            self.problem(field, "must be a name or an object of user fields")
+            return {}
+        reserved = sorted(RESERVED_USER_KEYS & value.keys())
+        if reserved:
+            self.problem(field, f"may not set {', '.join(reserved)}")
+        for key in ("email", "phone"):
+            if key in value and not _same(key, value[key], identity):
+                self.problem(field, f"may not set {key}")
+        if "name" in value and not isinstance(value["name"], str | None):
+            self.problem(field, "name must be a string")
+        return {k: v for k, v in value.items() if k not in ("email", "phone")}
+
+
+def _same(key: str, value: object, identity: tuple[str, str]) -> bool:
+    if key != identity[0] or not isinstance(value, str):
+        return False
+    return value.strip().lower() == identity[1].lower()
