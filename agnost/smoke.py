@@ -1,0 +1,266 @@
+"""The session lifecycle as a smoke test: the main job of ``agnost smoke``.
+
+:func:`run_smoke` signs up a throwaway user (or signs in a given one), opens a second
+session, lists sessions, reads the user from the database, signs out all but the current
+session, checks that the other session is now refused, exchanges an access token when the
+environment gives one, and signs out. Each step is checked, not just called: a step passes
+only when the answer is what the protocol promises.
+
+It runs through the blocking client or the async one (``flavour="async"``); both are driven
+by the same steps, so a pass means the two behave alike against that environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, Literal, TypeVar
+
+import attrs
+
+from ._core.errors import AgnostError, SessionTokenError
+from ._core.models import AuthGrant
+from .storage import MemoryStore
+
+__all__ = ["SmokeCheckFailed", "SmokeStep", "run_smoke"]
+
+T = TypeVar("T")
+Flavour = Literal["sync", "async"]
+
+
+class SmokeCheckFailed(AgnostError):
+    """A smoke step got an answer, but not the one the protocol promises."""
+
+
+@attrs.frozen
+class SmokeStep:
+    """One step of a smoke run: its name, whether it passed, and what it saw.
+
+    ``detail`` never contains a token. ``error`` is the exception that failed the step.
+    """
+
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+    skipped: bool = False
+    error: BaseException | None = attrs.field(default=None, repr=False, eq=False)
+
+
+def run_smoke(
+    env_url: str,
+    client_key: str,
+    *,
+    api_key: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+    flavour: Flavour = "sync",
+    access_token: str | None = None,
+    on_step: Callable[[SmokeStep], None] = lambda step: None,
+) -> list[SmokeStep]:
+    """Run the lifecycle against ``env_url`` and return its steps, stopping at the first failure.
+
+    With ``email`` and ``password`` that user signs in; otherwise a throwaway user is signed
+    up. ``access_token`` is exchanged in the grant step; without one, an agnost emulator's
+    fake OAuth provider supplies one, and other environments skip the step. ``on_step`` is
+    called as each step ends (to print progress). Sessions live in memory only: the stored
+    session of this machine is never touched.
+    """
+    run = _Run(env_url, client_key, api_key, flavour, on_step)
+    return asyncio.run(run.lifecycle(email, password, access_token))
+
+
+class _Run:
+    def __init__(
+        self,
+        env_url: str,
+        client_key: str,
+        api_key: str | None,
+        flavour: Flavour,
+        on_step: Callable[[SmokeStep], None],
+    ) -> None:
+        self.env_url = env_url
+        self.client_key = client_key
+        self.api_key = api_key
+        self.flavour = flavour
+        self.on_step = on_step
+        self.steps: list[SmokeStep] = []
+        self.clients: list[Any] = []
+        self.state: dict[str, Any] = {}
+
+    def client(self) -> Any:
+        if self.flavour == "async":
+            import agnost_async
+
+            made: Any = agnost_async.create_client(
+                self.env_url, self.client_key, api_key=self.api_key, storage=MemoryStore()
+            )
+        else:
+            from .client import create_client
+
+            made = create_client(
+                self.env_url, self.client_key, api_key=self.api_key, storage=MemoryStore()
+            )
+        self.clients.append(made)
+        return made
+
+    async def step(self, name: str, action: Callable[[], Awaitable[str]]) -> bool:
+        started = time.perf_counter()
+        try:
+            detail = await action()
+        except _Skip as skip:
+            result = SmokeStep(name, True, str(skip), time.perf_counter() - started, True)
+        except (AgnostError, AssertionError) as error:
+            detail = _describe(error)
+            result = SmokeStep(name, False, detail, time.perf_counter() - started, error=error)
+        else:
+            result = SmokeStep(name, True, detail, time.perf_counter() - started)
+        self.steps.append(result)
+        self.on_step(result)
+        return result.ok
+
+    async def lifecycle(
+        self, email: str | None, password: str | None, access_token: str | None
+    ) -> list[SmokeStep]:
+        first, second = self.client(), self.client()
+        if email is None or password is None:
+            email = f"agnost-smoke-{uuid.uuid4().hex[:12]}@example.com"
+            password = secrets.token_urlsafe(18)
+            opening = ("sign up a throwaway user", partial(self._sign_up, first, email, password))
+        else:
+            opening = ("sign in", partial(self._sign_in, first, email, password))
+        plan: list[tuple[str, Callable[[], Awaitable[str]]]] = [
+            opening,
+            ("open a second session", partial(self._second, second, email, password)),
+            ("list sessions", partial(self._list, first)),
+            ("read the user from the database", partial(self._user, first)),
+            ("sign out all but the current session", partial(self._others, first)),
+            ("the other session is refused", partial(self._refused, second)),
+            ("exchange an access token", partial(self._grant, access_token)),
+            ("sign out", partial(self._sign_out, first)),
+        ]
+        try:
+            for name, action in plan:
+                if not await self.step(name, action):
+                    break
+        finally:
+            for made in self.clients:
+                await _call(made.aclose if self.flavour == "async" else made.close)
+        return self.steps
+
+    async def _sign_up(self, client: Any, email: str, password: str) -> str:
+        result = await _call(client.auth.sign_up_with_email, email, password, "agnost smoke")
+        _check(result.user.email == email.lower() or result.user.email == email, "user email")
+        _check(
+            result.session is not None,
+            "sign-up returned no session: email confirmation is on; pass --email and a"
+            " password of a confirmed user",
+        )
+        self.state["grant"] = result
+        return f"user {result.user.id}"
+
+    async def _sign_in(self, client: Any, email: str, password: str) -> str:
+        grant: AuthGrant = await _call(client.auth.sign_in_with_email, email, password)
+        self.state["grant"] = grant
+        return f"user {grant.user.id}"
+
+    async def _second(self, client: Any, email: str, password: str) -> str:
+        grant: AuthGrant = await _call(client.auth.sign_in_with_email, email, password)
+        _check(grant.user.id == self.state["grant"].user.id, "second session is for the same user")
+        _check(grant.session.token != self.state["grant"].session.token, "a new session token")
+        self.state["second"] = grant
+        return "a second session for the same user"
+
+    async def _list(self, client: Any) -> str:
+        sessions = await _call(client.auth.get_all_sessions)
+        _check(len(sessions) >= 2, f"at least 2 active sessions, got {len(sessions)}")
+        _check(
+            all(s.user_id == self.state["grant"].user.id for s in sessions),
+            "every listed session belongs to the user",
+        )
+        return f"{len(sessions)} active sessions"
+
+    async def _user(self, client: Any) -> str:
+        user = await _call(client.auth.get_user_from_db)
+        _check(user.id == self.state["grant"].user.id, "the database user is the signed-in user")
+        return f"user {user.id}"
+
+    async def _others(self, client: Any) -> str:
+        await _call(client.auth.sign_out_all_except_current)
+        sessions = await _call(client.auth.get_all_sessions)
+        _check(len(sessions) == 1, f"exactly 1 session left, got {len(sessions)}")
+        return "1 session left"
+
+    async def _refused(self, client: Any) -> str:
+        try:
+            await _call(client.auth.get_user_from_db)
+        except SessionTokenError as error:
+            _check(await _call(client.auth.get_session) is None, "local session invalidated")
+            return f"refused with {error.code}"
+        raise SmokeCheckFailed("the signed-out session was still accepted")
+
+    async def _grant(self, access_token: str | None) -> str:
+        client = self.client()
+        if access_token is None:
+            access_token = await asyncio.to_thread(
+                _emulator_access_token, client.auth.sign_in_with_provider("github")
+            )
+        if access_token is None:
+            raise _Skip("skipped: the environment gives no access token (pass --access-token)")
+        grant: AuthGrant = await _call(client.auth.get_auth_grant, access_token)
+        stored = await _call(client.auth.get_session)
+        _check(stored is not None and stored.token == grant.session.token, "grant established")
+        await _call(client.auth.sign_out)
+        return f"user {grant.user.id}"
+
+    async def _sign_out(self, client: Any) -> str:
+        await _call(client.auth.sign_out)
+        _check(await _call(client.auth.get_session) is None, "no local session after sign-out")
+        return "signed out"
+
+
+class _Skip(Exception):
+    """A step that does not apply to this environment."""
+
+
+def _check(condition: bool, what: str) -> None:
+    if not condition:
+        raise SmokeCheckFailed(f"expected {what}")
+
+
+async def _call(func: Callable[..., Any], *args: Any) -> Any:
+    # One lifecycle drives both flavours: async methods are awaited, sync ones just return.
+    result = func(*args)
+    return await result if inspect.isawaitable(result) else result
+
+
+def _describe(error: BaseException) -> str:
+    code = getattr(error, "code", None)
+    return f"{type(error).__name__}: {error}" if not code else f"{code}: {error}"
+
+
+def _emulator_access_token(provider_url: str) -> str | None:
+    """Start the fake OAuth flow of an agnost emulator and return the access token it grants.
+
+    Real environments send the browser to a real provider; they give no token here.
+    """
+    import requests
+
+    from ._core.operations import _access_token
+
+    try:
+        answer = requests.get(provider_url, allow_redirects=False, timeout=10)
+    except requests.RequestException:
+        return None
+    location = answer.headers.get("Location", "")
+    if answer.status_code not in (301, 302, 303, 307, 308) or "access_token=" not in location:
+        return None
+    try:
+        return _access_token(location)
+    except AgnostError:
+        return None
