@@ -219,9 +219,9 @@ class FileStore:
                     update = change(self._current())
                 if update is not None:
                     self._unsaved = {**self._unsaved, **update}
-                reason = _failure(exc, "timed out waiting for the lock")
                 raise StorageError(
-                    f"could not save the session ({reason})", path=_where(exc, self._path)
+                    f"could not save the session ({_describe(exc, self._path)})",
+                    path=str(self._path),
                 ) from None
 
     # --- internals -------------------------------------------------------------------------
@@ -413,6 +413,8 @@ def _failure(exc: BaseException, fallback: str) -> str:
     return fallback
 
 
-def _where(exc: BaseException, default: Path) -> str:
+def _describe(exc: BaseException, path: Path) -> str:
+    """The OS error in words, plus the file it concerned when that is not ``path`` itself."""
+    reason = _failure(exc, "error")
     filename = exc.filename if isinstance(exc, OSError) else None
-    return str(filename) if filename else str(default)
+    return f"{reason}: {filename}" if filename and str(filename) != str(path) else reason
