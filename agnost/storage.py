@@ -3,7 +3,10 @@
 A store holds two wire objects, ``session`` and ``user``, exactly as the server sent them
 (JSON-compatible mappings). Both clients talk to a store only through the three methods of
 :class:`Storage`; any object with those methods can be passed as ``storage=`` to
-``create_client``.
+``create_client``. Two are built in: :class:`agnost.filestore.FileStore`, the default, which
+keeps one JSON file per profile under the user's data directory so every process and every
+run of the same user sees the same session, and :class:`MemoryStore`, which keeps it in this
+process only.
 
 Stores are synchronous. The async client calls every store except :class:`MemoryStore` in a
 worker thread, so a store may block on files or locks without stalling the event loop.
@@ -95,7 +98,11 @@ def _merged(state: StoredAuth, update: StoreUpdate) -> StoredAuth:
 def default_store(env_url: str, client_key: str) -> Storage:
     """Return the store a client uses when ``create_client`` is given no ``storage``.
 
-    ``env_url`` is the normalised base URL; together with ``client_key`` it names the profile.
+    A :class:`agnost.filestore.FileStore` for the profile named by ``env_url`` (the
+    normalised base URL) and ``client_key``, under ``$AGNOST_DATA_DIR`` or the user's data
+    directory. It touches no file until first used, so a client always constructs.
     """
-    del env_url, client_key  # the in-memory default keeps no profiles
-    return MemoryStore()
+    # Imported here: the file store builds on this module's names.
+    from .filestore import FileStore
+
+    return FileStore(env_url, client_key)
