@@ -1,0 +1,524 @@
+"""The ``agnost smoke`` and ``agnost auth`` commands (``agnost emulator`` lives with the emulator).
+
+Exit codes, the same for every command (also in ``agnost --help``):
+
+====  ===========================================================================
+0     success
+1     the server refused (an API error: wrong password, revoked session, ...)
+2     usage error: bad arguments or missing configuration
+3     transport error: the server could not be reached, or timed out
+4     an answer that could not be understood, or the local session store failed
+5     a smoke check failed: the server answered, but not as the protocol promises
+6     not signed in (``agnost auth whoami``)
+====  ===========================================================================
+
+No token is printed unless ``--show-token`` asks for it; passwords are never taken from the
+command line (a prompt, or ``--password-stdin``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import webbrowser
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from ._core.errors import AgnostError, APIError, ClientError, TransportError
+from ._core.models import Session, User
+from ._core.wire import to_wire
+from .smoke import SmokeCheckFailed, SmokeStep, run_smoke
+
+__all__ = ["EXIT_CODES_HELP", "add_auth", "add_smoke", "exit_code_for", "report_error"]
+
+EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_TRANSPORT, EXIT_OTHER, EXIT_CHECK, EXIT_SIGNED_OUT = range(7)
+
+EXIT_CODES_HELP = """exit codes:
+  0  success
+  1  the server refused (an API error)
+  2  usage error: bad arguments or missing configuration
+  3  transport error: the server could not be reached, or timed out
+  4  an answer that could not be understood, or the session store failed
+  5  a smoke check failed
+  6  not signed in (auth whoami)"""
+
+HIDDEN = "[hidden]"
+
+
+class UsageError(Exception):
+    """A command was called wrongly; reported with exit code 2."""
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The documented exit code for an error that ended a command."""
+    if isinstance(error, SmokeCheckFailed):
+        return EXIT_CHECK
+    if isinstance(error, UsageError | ClientError):
+        return EXIT_USAGE
+    if isinstance(error, APIError):
+        return EXIT_API
+    if isinstance(error, TransportError):
+        return EXIT_TRANSPORT
+    return EXIT_OTHER
+
+
+def report_error(error: BaseException, *, as_json: bool, out: TextIO, err: TextIO) -> int:
+    """Print ``error`` (as JSON on ``out``, or as a line on ``err``); return its exit code."""
+    code = exit_code_for(error)
+    error_code = getattr(error, "code", None)
+    if as_json:
+        _print_json(
+            {
+                "ok": False,
+                "error": {
+                    "type": type(error).__name__,
+                    "code": error_code,
+                    "message": str(error),
+                    "exit": code,
+                },
+            },
+            out,
+        )
+    else:
+        label = f"{error_code}: " if error_code else ""
+        print(f"agnost: error: {label}{error}", file=err)
+    return code
+
+
+# --- shared options ------------------------------------------------------------------------
+
+
+def _environment_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    group = parser.add_argument_group("environment")
+    group.add_argument(
+        "--env-url",
+        default=os.environ.get("AGNOST_ENV_URL"),
+        help="the environment's base URL (default: $AGNOST_ENV_URL)"
+        + ("" if required else "; with neither this nor a key, an embedded emulator"),
+    )
+    group.add_argument(
+        "--client-key",
+        default=os.environ.get("AGNOST_CLIENT_KEY"),
+        help="the client library key (default: $AGNOST_CLIENT_KEY)",
+    )
+    group.add_argument(
+        "--api-key",
+        default=os.environ.get("AGNOST_API_KEY"),
+        help="an API key, sent as Authorization (default: $AGNOST_API_KEY)",
+    )
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument(
+        "--show-token", action="store_true", help="include session tokens in the output"
+    )
+
+
+def _print_json(document: Any, out: TextIO) -> None:
+    json.dump(document, out, ensure_ascii=False, indent=2, default=str)
+    out.write("\n")
+
+
+def _read_password(args: argparse.Namespace, stdin: TextIO) -> str:
+    if args.password_stdin:
+        password = stdin.readline().rstrip("\r\n")
+    elif stdin.isatty():
+        password = getpass.getpass("Password: ")
+    else:
+        raise UsageError("no password: type it at the prompt, or pipe it with --password-stdin")
+    if not password:
+        raise UsageError("the password is empty")
+    return password
+
+
+# --- agnost smoke --------------------------------------------------------------------------
+
+
+def add_smoke(subparsers: Any) -> None:
+    """Register ``agnost smoke``."""
+    parser = subparsers.add_parser(
+        "smoke",
+        help="run the whole session lifecycle against an environment (or an embedded emulator)",
+        description="Sign up a throwaway user (or sign in --email), open a second session, list"
+        " sessions, read the user from the database, sign out all but the current session,"
+        " check the other session is refused, exchange an access token when the environment"
+        " gives one, and sign out. Without --env-url and --client-key it starts an emulator"
+        " in-process and tests that.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _environment_options(parser, required=False)
+    parser.add_argument("--email", help="sign in this user instead of signing up a new one")
+    parser.add_argument(
+        "--password-stdin", action="store_true", help="read --email's password from stdin"
+    )
+    parser.add_argument(
+        "--access-token", help="an access token to exchange in the grant step (single use)"
+    )
+    parser.add_argument(
+        "--flavour",
+        choices=("sync", "async", "both"),
+        default="both",
+        help="which client runs the lifecycle (default: both, one after the other)",
+    )
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.set_defaults(handler=_guarded(_smoke))
+
+
+def _smoke(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    password = _read_password(args, sys.stdin) if args.email else None
+    flavours = ("sync", "async") if args.flavour == "both" else (args.flavour,)
+    with _environment(args) as (env_url, client_key, embedded):
+        where = f"{env_url} (embedded emulator)" if embedded else env_url
+        runs = []
+        for flavour in flavours:
+            if not args.json:
+                print(f"agnost smoke: {where}, {flavour} client", file=out)
+            steps = run_smoke(
+                env_url,
+                client_key,
+                api_key=args.api_key,
+                email=args.email,
+                password=password,
+                flavour=flavour,  # type: ignore[arg-type]
+                access_token=args.access_token,
+                on_step=(lambda step: None) if args.json else _step_printer(out),
+            )
+            runs.append((flavour, steps))
+            if not all(step.ok for step in steps):
+                break
+    failed = next((s for _, steps in runs for s in steps if not s.ok), None)
+    if args.json:
+        _print_json(
+            {
+                "ok": failed is None,
+                "envUrl": env_url,
+                "embeddedEmulator": embedded,
+                "runs": [
+                    {
+                        "flavour": f,
+                        "ok": all(s.ok for s in steps),
+                        "steps": [_step_json(s) for s in steps],
+                    }
+                    for f, steps in runs
+                ],
+                **({"error": _error_json(failed)} if failed else {}),
+            },
+            out,
+        )
+    elif failed is None:
+        counts = ", ".join(f"{len(steps)} steps ({flavour})" for flavour, steps in runs)
+        print(f"passed: {counts}", file=out)
+    else:
+        print(f"FAILED at {failed.name!r}: {failed.detail}", file=out)
+    if failed is None:
+        return EXIT_OK
+    return exit_code_for(failed.error) if failed.error is not None else EXIT_OTHER
+
+
+@contextmanager
+def _environment(args: argparse.Namespace) -> Iterator[tuple[str, str, bool]]:
+    if args.env_url and args.client_key:
+        yield args.env_url, args.client_key, False
+        return
+    if args.env_url or args.client_key:
+        raise UsageError("give both --env-url and --client-key, or neither for an emulator")
+    try:
+        from .emulator import Emulator
+    except ImportError as exc:
+        raise UsageError(
+            f"the embedded emulator needs the emulator extra: pip install 'agnost[emulator]'"
+            f" ({exc})"
+        ) from None
+    # A low hashing cost: the throwaway users need no protection, and the run stays quick.
+    with Emulator(hash_cost=4) as emulator:
+        yield emulator.base_url, emulator.client_key, True
+
+
+def _step_printer(out: TextIO) -> Callable[[SmokeStep], None]:
+    def show(step: SmokeStep) -> None:
+        mark = "SKIP" if step.skipped else "ok" if step.ok else "FAIL"
+        print(
+            f"  {mark:<4} {step.name:<38} {step.detail}  ({step.seconds * 1000:.0f} ms)",
+            file=out,
+            flush=True,
+        )
+
+    return show
+
+
+def _step_json(step: SmokeStep) -> dict[str, Any]:
+    return {
+        "name": step.name,
+        "ok": step.ok,
+        "skipped": step.skipped,
+        "detail": step.detail,
+        "ms": round(step.seconds * 1000, 1),
+    }
+
+
+def _error_json(step: SmokeStep) -> dict[str, Any]:
+    error = step.error
+    return {
+        "step": step.name,
+        "type": type(error).__name__ if error is not None else None,
+        "code": getattr(error, "code", None),
+        "message": str(error) if error is not None else step.detail,
+    }
+
+
+# --- agnost auth ---------------------------------------------------------------------------
+
+
+def add_auth(subparsers: Any) -> None:
+    """Register ``agnost auth`` and its commands."""
+    parser = subparsers.add_parser(
+        "auth",
+        help="sign up, sign in and manage sessions, sharing the stored session with Python",
+        description="Everyday session management. The session is stored where the library"
+        " stores it, so `agnost auth sign-in` and a Python script share one session.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="auth_command", metavar="COMMAND", required=True)
+
+    def command(name: str, help: str, handler: Callable[..., Any]) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = commands.add_parser(
+            name,
+            help=help,
+            description=help + ".",
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        _environment_options(sub, required=True)
+        _output_options(sub)
+        sub.set_defaults(handler=_guarded(_with_client(handler)))
+        return sub
+
+    for name, verb in (("sign-up", "create a user and sign in"), ("sign-in", "sign in")):
+        sub = command(
+            name,
+            verb + " (the password is prompted for, or read from stdin)",
+            _sign_up if name == "sign-up" else _sign_in,
+        )
+        who = sub.add_mutually_exclusive_group(required=True)
+        who.add_argument("--email")
+        who.add_argument("--phone")
+        sub.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from the first line of stdin",
+        )
+        if name == "sign-up":
+            sub.add_argument("--name", help="the user's name")
+    command("whoami", "show the stored session and user", _whoami)
+    command("user", "show the user as the database holds it", _user)
+    command("sessions", "list the user's active sessions (the current one marked *)", _sessions)
+    sub = command("sign-out", "sign out the current session, another one, or several", _sign_out)
+    which = sub.add_mutually_exclusive_group()
+    which.add_argument("token", nargs="?", help="the session to sign out ('-': read from stdin)")
+    which.add_argument("--all", action="store_true", help="sign out every session")
+    which.add_argument("--others", action="store_true", help="every session but the current one")
+    sub = command("grant", "exchange an access token (or a redirect URL) for a session", _grant)
+    sub.add_argument("token_or_url", metavar="TOKEN_OR_REDIRECT_URL")
+    sub = command("provider", "print the URL that starts an OAuth sign-in", _provider)
+    sub.add_argument("name", help="google, facebook, twitter, apple, discord or github")
+    sub.add_argument("--open", action="store_true", help="also open it in a web browser")
+    command("clear", "remove the stored session and user", _clear)
+
+
+def _with_client(handler: Callable[..., int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        if not args.env_url or not args.client_key:
+            raise UsageError(
+                "set --env-url and --client-key (or AGNOST_ENV_URL, AGNOST_CLIENT_KEY)"
+            )
+        from .client import create_client
+
+        with create_client(args.env_url, args.client_key, api_key=args.api_key) as client:
+            return handler(client, args, _Printer(args, sys.stdout), sys.stdin)
+
+    return run
+
+
+class _Printer:
+    """Human or JSON output, with tokens hidden unless asked for."""
+
+    def __init__(self, args: argparse.Namespace, out: TextIO) -> None:
+        self.json = args.json
+        self.show_token = args.show_token
+        self.out = out
+
+    def session(self, session: Session | None) -> Any:
+        if session is None:
+            return None
+        wire = to_wire(session)
+        if not self.show_token:
+            wire["token"] = HIDDEN
+        return wire
+
+    def user(self, user: User | None) -> Any:
+        return None if user is None else to_wire(user)
+
+    def emit(self, document: dict[str, Any], lines: Sequence[str]) -> int:
+        if self.json:
+            _print_json({"ok": True, **document}, self.out)
+        else:
+            for line in lines:
+                print(line, file=self.out)
+        return EXIT_OK
+
+
+def _describe_user(user: User | None) -> str:
+    if user is None:
+        return "no user"
+    contact = user.email or user.phone or user.provider_user_id or "?"
+    name = f" ({user.name})" if user.name else ""
+    return f"{contact}{name}, id {user.id}"
+
+
+def _token_line(printer: _Printer, session: Session | None) -> list[str]:
+    return [f"token: {session.token}"] if printer.show_token and session is not None else []
+
+
+def _grant_output(printer: _Printer, what: str, user: User, session: Session | None) -> int:
+    lines = [f"{what}: {_describe_user(user)}"]
+    lines.append("session stored" if session is not None else "no session: confirmation pending")
+    return printer.emit(
+        {"user": printer.user(user), "session": printer.session(session)},
+        lines + _token_line(printer, session),
+    )
+
+
+def _sign_up(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
+    password = _read_password(args, stdin)
+    if args.email:
+        result = client.auth.sign_up_with_email(args.email, password, args.name)
+    else:
+        result = client.auth.sign_up_with_phone(args.phone, password, args.name)
+    return _grant_output(printer, "signed up", result.user, result.session)
+
+
+def _sign_in(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
+    password = _read_password(args, stdin)
+    if args.email:
+        grant = client.auth.sign_in_with_email(args.email, password)
+    else:
+        grant = client.auth.sign_in_with_phone(args.phone, password)
+    return _grant_output(printer, "signed in", grant.user, grant.session)
+
+
+def _whoami(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
+    session, user = client.auth.get_session(), client.auth.get_user()
+    if session is None:
+        if printer.json:
+            _print_json({"ok": False, "session": None, "user": printer.user(user)}, printer.out)
+        else:
+            print("not signed in", file=printer.out)
+        return EXIT_SIGNED_OUT
+    created = session.creation_dtm.isoformat() if session.creation_dtm else "?"
+    return printer.emit(
+        {"session": printer.session(session), "user": printer.user(user)},
+        [
+            f"signed in as {_describe_user(user)}",
+            f"session created {created}",
+            *_token_line(printer, session),
+        ],
+    )
+
+
+def _user(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
+    user = client.auth.get_user_from_db()
+    return printer.emit({"user": printer.user(user)}, [_describe_user(user)])
+
+
+def _sessions(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
+    sessions = client.auth.get_all_sessions()
+    current = client.auth.get_session()
+    token = current.token if current is not None else None
+    rows = [("", "CREATED", "BROWSER", "OS", "DEVICE")]
+    documents = []
+    for session in sessions:
+        agent = session.user_agent
+        is_current = token is not None and session.token == token
+        rows.append(
+            (
+                "*" if is_current else "",
+                session.creation_dtm.strftime("%Y-%m-%d %H:%M:%S")
+                if session.creation_dtm
+                else "?",
+                _part(agent),
+                _part(agent.os if agent else None),
+                _part(agent.device if agent else None),
+            )
+        )
+        documents.append({**printer.session(session), "current": is_current})
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return printer.emit({"sessions": documents}, lines)
+
+
+def _part(part: Any) -> str:
+    if part is None or not part.family:
+        return "-"
+    version = ".".join(v for v in (part.major, part.minor) if v and v != "0")
+    return f"{part.family} {version}".strip()
+
+
+def _sign_out(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
+    if args.all:
+        client.auth.sign_out_all()
+        what = "signed out every session"
+    elif args.others:
+        client.auth.sign_out_all_except_current()
+        what = "signed out every other session"
+    elif args.token is not None:
+        token = stdin.readline().strip() if args.token == "-" else args.token
+        client.auth.sign_out(token)
+        what = "signed out that session"
+    else:
+        client.auth.sign_out()
+        what = "signed out"
+    return printer.emit(
+        {"signedOut": "all" if args.all else "others" if args.others else "one"}, [what]
+    )
+
+
+def _grant(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
+    grant = client.auth.get_auth_grant(args.token_or_url)
+    return _grant_output(printer, "signed in", grant.user, grant.session)
+
+
+def _provider(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
+    url = client.auth.sign_in_with_provider(args.name)
+    if args.open:
+        webbrowser.open(url)
+    return printer.emit({"url": url}, [url])
+
+
+def _clear(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
+    client.auth.clear_local_data()
+    return printer.emit({"cleared": True}, ["local session and user removed"])
+
+
+def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run ``handler``; an agnost or usage error becomes its message and exit code."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except (AgnostError, UsageError) as error:
+            return report_error(
+                error, as_json=getattr(args, "json", False), out=sys.stdout, err=sys.stderr
+            )
+
+    return run
