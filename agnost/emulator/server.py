@@ -100,14 +100,15 @@ class OutboxMessage:
     """A message the emulator "sent", as ``GET /_emulator/outbox`` lists it.
 
     ``access_token`` is what ``get_auth_grant`` takes; ``link`` is the verification link that
-    carries it; ``code`` is for SMS codes (None for emails).
+    carries it; ``code`` is for SMS codes (None for emails). The three are credentials, so
+    ``repr`` leaves them out.
     """
 
     id: int
     recipient: str
     kind: str
-    link: str | None
-    code: str | None
+    link: str | None = attrs.field(repr=False)
+    code: str | None = attrs.field(repr=False)
     access_token: str | None = attrs.field(repr=False)
     user_id: str | None
     created_at: str

@@ -1,0 +1,41 @@
+"""The agnost pytest plugin (registered through the ``pytest11`` entry point).
+
+It provides one fixture, ``agnost_emulator``: a fresh :class:`agnost.emulator.Emulator` per
+test, on a free port of 127.0.0.1, with an in-memory database and a low password-hashing
+cost (fast, and fine for test data), stopped after the test::
+
+    def test_sign_in(agnost_emulator):
+        client = agnost.create_client(agnost_emulator.base_url, agnost_emulator.client_key)
+        client.auth.sign_up_with_email("ada@example.com", "secret1")
+        ...
+        agnost_emulator.configure(emailConfirmation=True)
+        messages = agnost_emulator.outbox(recipient="ada@example.com")
+
+The emulator is imported only when the fixture is used, so the plugin costs nothing in test
+suites that do not use it, and needs the ``emulator`` extra only in those that do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from agnost.emulator import Emulator
+
+__all__ = ["TEST_HASH_COST", "agnost_emulator"]
+
+#: scrypt with N=2**4: hashing takes microseconds instead of tens of milliseconds.
+TEST_HASH_COST = 4
+
+
+@pytest.fixture
+def agnost_emulator() -> Iterator[Emulator]:
+    """A running emulator for one test: ``base_url``, ``client_key``, ``outbox()``,
+    ``configure(...)``, ``reset()``. In-memory, so nothing outlives the test."""
+    from agnost.emulator import Emulator
+
+    with Emulator(database=":memory:", hash_cost=TEST_HASH_COST) as emulator:
+        yield emulator

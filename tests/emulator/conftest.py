@@ -1,0 +1,71 @@
+"""Raw-HTTP helpers for the emulator's own tests: requests against a real emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from agnost.emulator import Emulator
+
+AUTH = "/_api/rest/v1/auth"
+PASSWORD = "correct horse"
+
+
+class Api:
+    """Speaks the wire protocol to one emulator, with its client key, through requests."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.base_url = emulator.base_url
+        self.http = requests.Session()
+        self.http.headers["X-Client-Key"] = emulator.client_key
+
+    def post(self, path: str, json: Any = None, *, token: str | None = None, **kw: Any) -> Any:
+        """POST to an auth path (``"/signin-email"``) or an absolute path (``"/_emulator/"``)."""
+        return self._send("POST", path, json=json, token=token, **kw)
+
+    def get(self, path: str, *, token: str | None = None, **kw: Any) -> Any:
+        """GET an auth path or an absolute path."""
+        return self._send("GET", path, token=token, **kw)
+
+    def _send(self, method: str, path: str, *, token: str | None, **kw: Any) -> Any:
+        url = self.base_url + (path if path.startswith("/_") else AUTH + path)
+        headers = dict(kw.pop("headers", {}))
+        if token is not None:
+            headers["Session"] = token
+        kw.setdefault("allow_redirects", False)
+        return self.http.request(method, url, headers=headers, timeout=10, **kw)
+
+    def sign_up(
+        self, email: str = "ada@example.com", password: str = PASSWORD, **body: Any
+    ) -> Any:
+        """Sign up by email and return the answer's JSON (asserting it succeeded)."""
+        answer = self.post("/signup-email", {"email": email, "password": password, **body})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def sign_in(self, email: str = "ada@example.com", password: str = PASSWORD) -> str:
+        """Sign in by email and return the new session's token."""
+        answer = self.post("/signin-email", {"email": email, "password": password})
+        assert answer.status_code == 200, answer.text
+        token: str = answer.json()["session"]["token"]
+        return token
+
+
+def error_code(answer: requests.Response) -> str:
+    """The code of an error answer, whichever §5 shape it has."""
+    body = answer.json()
+    items = body.get("errors", [body])
+    code: str = items[0]["code"]
+    return code
+
+
+@pytest.fixture
+def api(agnost_emulator: Emulator) -> Iterator[Api]:
+    """An :class:`Api` on the plugin's per-test emulator."""
+    client = Api(agnost_emulator)
+    with client.http:
+        yield client

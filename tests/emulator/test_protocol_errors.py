@@ -1,0 +1,70 @@
+"""The client key, the §5 error shapes for everything the emulator refuses, and the 501s."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from agnost.emulator.auth import NOT_IMPLEMENTED_PATHS
+
+from .conftest import AUTH, PASSWORD, Api, error_code
+
+
+def test_a_missing_client_key_is_401(api: Api) -> None:
+    answer = requests.post(
+        api.base_url + AUTH + "/signin-email", json={"email": "a@b.co", "password": PASSWORD}
+    )
+    assert (answer.status_code, error_code(answer)) == (401, "missing_client_key")
+
+
+def test_an_unknown_client_key_is_401(api: Api) -> None:
+    answer = api.get("/sessions", headers={"X-Client-Key": "someone-elses-key"})
+    assert (answer.status_code, error_code(answer)) == (401, "invalid_client_key")
+    item = answer.json()["errors"][0]
+    assert item["origin"] == "client_error" and item["details"] == {} and item["message"]
+
+
+def test_any_configured_client_key_is_accepted(api: Api) -> None:
+    api.emulator.configure(clientKeys=["key-one", "key-two"])
+    for key in ("key-one", "key-two"):
+        answer = api.get("/sessions", headers={"X-Client-Key": key})
+        assert error_code(answer) == "missing_session_token"  # past the key check
+    assert error_code(api.get("/sessions")) == "invalid_client_key"  # the old key is gone
+
+
+@pytest.mark.parametrize("name", NOT_IMPLEMENTED_PATHS)
+def test_the_rest_of_the_auth_api_answers_501(api: Api, name: str) -> None:
+    answer = api.post(f"/{name}?email=a@b.co&phone=%2B15555550100&code=1&key=k", {})
+    assert answer.status_code == 501
+    assert error_code(answer) == "not_implemented"
+    assert answer.json()["errors"][0]["message"]
+
+
+def test_not_implemented_paths_still_need_the_client_key(api: Api) -> None:
+    answer = requests.post(api.base_url + AUTH + "/change-pwd")
+    assert answer.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("GET", "/_api/rest/v1/auth/no-such-thing", 404, "not_found"),
+        ("GET", "/nowhere", 404, "not_found"),
+        ("GET", "/_api/rest/v1/auth/signin-email", 405, "method_not_allowed"),
+        ("POST", "/_api/rest/v1/auth/sessions", 405, "method_not_allowed"),
+    ],
+)
+def test_routing_errors_are_json(api: Api, method: str, path: str, status: int, code: str) -> None:
+    answer = api._send(method, path, token=None)
+    assert answer.status_code == status
+    assert answer.headers["Content-Type"].startswith("application/json")
+    assert error_code(answer) == code
+
+
+def test_an_oversized_body_is_a_json_413(api: Api) -> None:
+    answer = api.post(
+        "/signin-email",
+        data=b"x" * (2 * 1024 * 1024),
+        headers={"Content-Type": "application/json"},
+    )
+    assert (answer.status_code, error_code(answer)) == (413, "request_entity_too_large")
