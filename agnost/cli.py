@@ -1,7 +1,9 @@
 """The ``agnost`` command line.
 
 One function per subcommand registers its parser and sets ``handler``, the function that
-runs it; :func:`main` dispatches. Subcommands: ``emulator`` (a local Agnost auth server).
+runs it; :func:`main` dispatches. Subcommands: ``smoke`` (the session lifecycle as a smoke
+test), ``auth`` (everyday session management) and ``emulator`` (a local Agnost auth server).
+Exit codes are listed in :mod:`agnost._commands` and in ``agnost --help``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from ._commands import EXIT_CODES_HELP, add_auth, add_smoke
 from ._version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -39,13 +42,20 @@ def _missing_extra(message: str) -> int:
 
 #: The subcommands, in the order ``--help`` lists them.
 SUBCOMMANDS: Sequence[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = (
+    add_smoke,
+    add_auth,
     _add_emulator,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole command line, every subcommand registered."""
-    parser = argparse.ArgumentParser(prog="agnost", description="agnost: Agnost auth sessions.")
+    parser = argparse.ArgumentParser(
+        prog="agnost",
+        description="agnost: Agnost auth sessions from the command line.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"agnost {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in SUBCOMMANDS:
