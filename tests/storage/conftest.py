@@ -88,7 +88,9 @@ def set_aside(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if ".corrupt-" in p.name)
 
 
-def run_worker(*args: str, env: dict[str, str] | None = None, **popen: Any) -> subprocess.Popen[str]:
+def run_worker(
+    *args: str, env: dict[str, str] | None = None, **popen: Any
+) -> subprocess.Popen[str]:
     """Start ``procs.py`` in a fresh interpreter that imports this checkout of agnost."""
     child_env = dict(os.environ if env is None else env)
     child_env["PYTHONPATH"] = os.pathsep.join(

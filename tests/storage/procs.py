@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,12 +84,15 @@ def reader(data_dir: str, env_url: str, key: str, stop: str, fresh: str) -> dict
     }
 
 
-def hold_lock(lock_path: str, seconds: str) -> dict[str, Any]:
-    """Hold the store's lock for a while, saying on stdout when it is taken."""
+def hold_lock(lock_path: str, seconds: str, marker: str = "") -> dict[str, Any]:
+    """Hold the store's lock for a while, saying on stdout when it is taken; touch
+    ``marker`` (if given) just before letting go."""
     Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
     with _fileio.exclusive_lock(Path(lock_path), timeout=30):
         print("locked", flush=True)
         time.sleep(float(seconds))
+        if marker:
+            Path(marker).touch()
     return {"held": float(seconds)}
 
 
@@ -109,12 +113,31 @@ def load(data_dir: str, env_url: str, key: str) -> dict[str, Any]:
     }
 
 
-ROLES = {
+def sign_in(base_url: str, key: str, email: str, password: str) -> dict[str, Any]:
+    """Sign in with the blocking client and its default store ($AGNOST_DATA_DIR)."""
+    import agnost
+
+    with agnost.create_client(base_url, key) as client:
+        grant = client.auth.sign_in_with_email(email, password)
+    return {"user": grant.user.id}
+
+
+def whoami(base_url: str, key: str) -> dict[str, Any]:
+    """Ask the server who the stored session belongs to, with the blocking client."""
+    import agnost
+
+    with agnost.create_client(base_url, key) as client:
+        return {"user": client.auth.get_user_from_db().id}
+
+
+ROLES: dict[str, Callable[..., dict[str, Any]]] = {
     "writer": writer,
     "reader": reader,
     "hold-lock": hold_lock,
     "save-user": save_user,
     "load": load,
+    "sign-in": sign_in,
+    "whoami": whoami,
 }
 
 if __name__ == "__main__":
