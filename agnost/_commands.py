@@ -33,7 +33,14 @@ from ._core.models import Session, User
 from ._core.wire import to_wire
 from .smoke import SmokeCheckFailed, SmokeStep, run_smoke
 
-__all__ = ["EXIT_CODES_HELP", "add_auth", "add_smoke", "exit_code_for", "report_error"]
+__all__ = [
+    "EXIT_CODES_HELP",
+    "add_auth",
+    "add_smoke",
+    "exit_code_for",
+    "refuse_password_arguments",
+    "report_error",
+]
 
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_TRANSPORT, EXIT_OTHER, EXIT_CHECK, EXIT_SIGNED_OUT = range(7)
 
@@ -143,6 +150,7 @@ def add_smoke(subparsers: Any) -> None:
     """Register ``agnost smoke``."""
     parser = subparsers.add_parser(
         "smoke",
+        allow_abbrev=False,
         help="run the whole session lifecycle against an environment (or an embedded emulator)",
         description="Sign up a throwaway user (or sign in --email), open a second session, list"
         " sessions, read the user from the database, sign out all but the current session,"
@@ -280,6 +288,7 @@ def add_auth(subparsers: Any) -> None:
     """Register ``agnost auth`` and its commands."""
     parser = subparsers.add_parser(
         "auth",
+        allow_abbrev=False,
         help="sign up, sign in and manage sessions, sharing the stored session with Python",
         description="Everyday session management. The session is stored where the library"
         " stores it, so `agnost auth sign-in` and a Python script share one session.",
@@ -291,6 +300,7 @@ def add_auth(subparsers: Any) -> None:
     def command(name: str, help: str, handler: Callable[..., Any]) -> argparse.ArgumentParser:
         sub: argparse.ArgumentParser = commands.add_parser(
             name,
+            allow_abbrev=False,
             help=help,
             description=help + ".",
             epilog=EXIT_CODES_HELP,
@@ -508,6 +518,24 @@ def _provider(client: Any, args: argparse.Namespace, printer: _Printer, stdin: T
 def _clear(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
     client.auth.clear_local_data()
     return printer.emit({"cleared": True}, ["local session and user removed"])
+
+
+def refuse_password_arguments(argv: Sequence[str]) -> str | None:
+    """An error message if ``argv`` tries to pass a password, which must never be on it.
+
+    Checked before parsing, so the password is not echoed back by an argparse error either.
+    """
+    for arg in argv:
+        if arg == "--":
+            break
+        named = arg.split("=", 1)[0]
+        if named in ("-p", "--pass", "--passwd", "--password"):
+            return (
+                "passwords are never taken from the command line (they would show in shell"
+                " history and process lists): type it at the prompt, or pipe it with"
+                " --password-stdin"
+            )
+    return None
 
 
 def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

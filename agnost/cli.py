@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from ._commands import EXIT_CODES_HELP, add_auth, add_smoke
+from ._commands import EXIT_CODES_HELP, EXIT_USAGE, add_auth, add_smoke, refuse_password_arguments
 from ._version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of the whole command line, every subcommand registered."""
     parser = argparse.ArgumentParser(
         prog="agnost",
+        allow_abbrev=False,
         description="agnost: Agnost auth sessions from the command line.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -65,7 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    refused = refuse_password_arguments(arguments)
+    if refused is not None:
+        print(f"agnost: error: {refused}", file=sys.stderr)
+        return EXIT_USAGE
+    args = build_parser().parse_args(arguments)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
 
