@@ -349,7 +349,8 @@ class _OpenFile:
             os.close(fd)
 
     def __del__(self) -> None:
-        with contextlib.suppress(OSError):
+        # Also runs at interpreter exit, when module globals may already be gone.
+        with contextlib.suppress(Exception):
             self.close()
 
 

@@ -16,7 +16,7 @@ import pytest
 import agnost
 from agnost.emulator import Emulator
 from agnost.filestore import FileStore
-from agnost.storage import MemoryStore, Storage
+from agnost.storage import MemoryStore, Storage, StoreUpdate
 from tests.samples import SESSION, USER
 
 ROUNDS = 300
@@ -37,7 +37,7 @@ def test_median_save_and_load(tmp_path: Path) -> None:
     store = FileStore("https://bench.agnost.test", "key", data_dir=tmp_path)
     other = FileStore("https://bench.agnost.test", "key", data_dir=tmp_path)
     memory = MemoryStore()
-    state = {"session": SESSION, "user": USER}
+    state: StoreUpdate = {"session": SESSION, "user": USER}
     store.save(state)
     flip = iter(range(10**9))
 

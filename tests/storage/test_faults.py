@@ -15,11 +15,20 @@ from typing import Any
 import pytest
 
 import agnost
-from agnost import StorageError
+from agnost import StorageError, _fileio
 from agnost.filestore import FileStore
 from agnost.storage import StoredAuth
 
-from .conftest import CANARY, CLIENT_KEY, ENV_URL, SESSION, USER, run_worker, temp_files
+from .conftest import (
+    CANARY,
+    CLIENT_KEY,
+    ENV_URL,
+    SESSION,
+    USER,
+    run_worker,
+    set_aside,
+    temp_files,
+)
 
 NEW_SESSION = {**SESSION, "token": "new-token"}
 
@@ -222,3 +231,47 @@ def test_a_lock_held_too_long_by_another_process_is_a_storage_error(
         holder.kill()
         holder.communicate()
     assert make_store().load() == StoredAuth(session=SESSION)
+
+
+def test_an_unreadable_file_reads_as_the_last_state_seen_with_one_warning(
+    store: FileStore,
+    make_store: Callable[..., FileStore],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store.save({"session": SESSION})
+    assert store.load().session == SESSION
+    make_store().save({"user": USER})
+
+    def refuse(path: Path, limit: int) -> Any:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr(_fileio, "read_file", refuse)  # root cannot be denied for real
+    for _ in range(5):
+        assert store.load() == StoredAuth(session=SESSION)
+
+    assert len(caplog.records) == 1 and "Permission denied" in caplog.text
+    assert CANARY not in caplog.text
+    monkeypatch.undo()
+    assert store.load() == StoredAuth(session=SESSION, user=USER)
+
+
+def test_a_corrupt_file_is_not_moved_while_another_process_holds_the_lock(
+    make_store: Callable[..., FileStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    store = make_store(lock_timeout=0.2)
+    store.path.parent.mkdir(parents=True)
+    store.path.write_bytes(b"garbage")
+    holder = run_worker("hold-lock", str(store.path.with_suffix(".lock")), "3")
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        assert store.load() == StoredAuth()
+        assert store.load() == StoredAuth()
+    finally:
+        holder.kill()
+        holder.communicate()
+
+    assert store.path.read_bytes() == b"garbage"  # left for a later call to set aside
+    assert len(caplog.records) == 1 and "could not be moved aside" in caplog.text
+    assert store.load() == StoredAuth()
+    assert [p.read_bytes() for p in set_aside(store.path.parent)] == [b"garbage"]
