@@ -92,6 +92,14 @@ async def _verify(state: EmulatorState, password: str, stored: str | None) -> bo
     return await loop.run_in_executor(None, check)
 
 
+async def _user_agent(request: web.Request) -> str:
+    # Parsing runs regexes (compiled on first use, which takes a while): off the loop. Results
+    # are cached, so the usual cost is one hop to the thread pool.
+    loop = asyncio.get_running_loop()
+    header = request.headers.get("User-Agent")
+    return await loop.run_in_executor(None, user_agent_json, header)
+
+
 def _not_before(state: EmulatorState, now: float) -> float:
     """Sessions created at or before this moment have expired."""
     return now - state.config.session_lifetime
@@ -160,7 +168,7 @@ async def _sign_up(request: web.Request, kind: str) -> web.Response:
     else:
         user.update(phone=identity, phoneVerified=False)
     password_hash = await _hash(state, password)
-    user_agent = None if confirm else user_agent_json(request.headers.get("User-Agent"))
+    user_agent = None if confirm else await _user_agent(request)
     try:
         opened = await state.db.run(
             accounts.create_user, user, password_hash=password_hash, user_agent=user_agent, now=now
@@ -201,11 +209,11 @@ async def _sign_in(request: web.Request, kind: str) -> web.Response:
     if kind == "email" and state.config.email_confirmation and not user.get("emailVerified"):
         raise Refusal(401, "email_not_verified", "The email address has not been verified")
 
+    user_agent = await _user_agent(request)
+
     def sign_in(db: Database) -> accounts.OpenedSession:
         with db.transaction():
-            return accounts.open_session(
-                db, user, user_agent_json(request.headers.get("User-Agent")), state.clock()
-            )
+            return accounts.open_session(db, user, user_agent, state.clock())
 
     token, session = await state.db.run(sign_in)
     _log.info("signed in user %s with %s", user["_id"], kind)
@@ -321,9 +329,7 @@ async def get_auth_grant(request: web.Request) -> web.Response:
     if not key:
         raise Refusal(400, "missing_access_token", "The access token (key) is required")
     state = _state(request)
-    granted = await state.db.run(
-        accounts.grant, key, user_agent_json(request.headers.get("User-Agent")), state.clock()
-    )
+    granted = await state.db.run(accounts.grant, key, await _user_agent(request), state.clock())
     if granted is None:
         raise Refusal(403, "invalid_access_token", "The access token is invalid, used or expired")
     user, (token, session) = granted
