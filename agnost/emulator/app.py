@@ -1,4 +1,4 @@
-"""The aiohttp application: routes, the client-key check, JSON errors, and a safe access log."""
+"""The aiohttp application: routes, CORS, the client-key check, JSON errors, a safe access log."""
 
 from __future__ import annotations
 
@@ -50,6 +50,35 @@ async def _json_errors(request: web.Request, handler: Handler) -> StreamResponse
         return web.json_response(body, status=500)
 
 
+_CORS_HEADERS = {
+    "Access-Control-Allow-Credentials": "true",
+    "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "X-Client, X-Client-Key, Session, Authorization, Content-Type",
+    "Access-Control-Max-Age": "600",
+    "Vary": "Origin",
+}
+
+
+@web.middleware
+async def _cors(request: web.Request, handler: Handler) -> StreamResponse:
+    """Let a web app on another local origin (``localhost:3000``) call the emulator.
+
+    The official client fetches with ``credentials: "include"``, which browsers allow only
+    when the answer names the origin (not ``*``) and allows credentials. Preflights are
+    answered here, before routing, since no route takes OPTIONS.
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return await handler(request)
+    if request.method == "OPTIONS":
+        response: StreamResponse = web.Response(status=204)
+    else:
+        response = await handler(request)
+    response.headers.update(_CORS_HEADERS)
+    response.headers["Access-Control-Allow-Origin"] = origin
+    return response
+
+
 @web.middleware
 async def _client_key(request: web.Request, handler: Handler) -> StreamResponse:
     """The API answers only requests carrying one of the configured client keys."""
@@ -88,7 +117,7 @@ def create_app(config: EmulatorConfig, database: str) -> web.Application:
     The database is opened (created and migrated if needed) now and closed when the app is
     cleaned up.
     """
-    app = web.Application(middlewares=[_json_errors, _client_key])
+    app = web.Application(middlewares=[_cors, _json_errors, _client_key])
     app[STATE] = EmulatorState(config=config, db=DatabaseThread(database))
     app.on_cleanup.append(_close_database)
     auth.add_routes(app)

@@ -20,7 +20,7 @@ class EmulatorState:
 
     config: EmulatorConfig
     db: DatabaseThread
-    #: Epoch seconds; a seam for tests of expiry that should not sleep.
+    #: Epoch seconds, read once per request so one request sees one moment.
     clock: Callable[[], float] = time.time
 
 

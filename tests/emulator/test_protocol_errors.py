@@ -68,3 +68,22 @@ def test_an_oversized_body_is_a_json_413(api: Api) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert (answer.status_code, error_code(answer)) == (413, "request_entity_too_large")
+
+
+def test_a_browser_app_on_another_origin_may_call_the_api(api: Api) -> None:
+    origin = {"Origin": "http://localhost:3000"}
+    preflight = api._send(
+        "OPTIONS",
+        "/signin-email",
+        token=None,
+        headers={**origin, "Access-Control-Request-Headers": "x-client-key,session"},
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert preflight.headers["Access-Control-Allow-Credentials"] == "true"
+    allowed = preflight.headers["Access-Control-Allow-Headers"].lower()
+    assert all(h in allowed for h in ("x-client-key", "session", "content-type"))
+
+    refused = api.get("/sessions", headers=origin)  # error answers too, so JS can read them
+    assert refused.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert "Access-Control-Allow-Origin" not in api.get("/sessions").headers
