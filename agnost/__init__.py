@@ -55,6 +55,7 @@ from ._core.models import (
 )
 from ._core.wire import from_wire, to_wire
 from ._version import __version__
+from .filestore import FileStore
 from .storage import MemoryStore, Storage, StoredAuth
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ __all__ = [
     "Device",
     "EmailNotVerifiedError",
     "ErrorItem",
+    "FileStore",
     "InvalidArgumentError",
     "InvalidArgumentTypeError",
     "InvalidCredentialsError",

@@ -54,7 +54,10 @@ class StoreUpdate(TypedDict, total=False):
 class StoredAuth:
     """What a store holds: the session and the user as the server sent them, or ``None``."""
 
-    session: WireObject | None = None
+    # The session holds a bearer token: its repr only says whether there is one.
+    session: WireObject | None = attrs.field(
+        default=None, repr=lambda s: "None" if s is None else "<session>"
+    )
     user: WireObject | None = None
 
     @property
