@@ -31,38 +31,32 @@ def _wire(name: str) -> Any:
 
 
 @attrs.frozen
-class Device:
+class _Versioned:
+    """A name and a version, the way the server splits a User-Agent: ``Chrome 99.0.4844``."""
+
+    family: str | None = None
+    major: str | None = None
+    minor: str | None = None
+    patch: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
+
+
+@attrs.frozen
+class Device(_Versioned):
     """The device part of a session's user agent."""
 
-    family: str | None = None
-    major: str | None = None
-    minor: str | None = None
-    patch: str | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
-
 
 @attrs.frozen
-class OperatingSystem:
+class OperatingSystem(_Versioned):
     """The operating-system part of a session's user agent."""
 
-    family: str | None = None
-    major: str | None = None
-    minor: str | None = None
-    patch: str | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
-
 
 @attrs.frozen
-class UserAgent:
+class UserAgent(_Versioned):
     """The browser or client a session was created from, as the server parsed its User-Agent."""
 
-    family: str | None = None
-    major: str | None = None
-    minor: str | None = None
-    patch: str | None = None
     device: Device | None = None
     os: OperatingSystem | None = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
 
 @attrs.frozen

@@ -14,35 +14,16 @@ import pytest
 
 import agnost
 from agnost.filestore import FileStore
+from tests import samples
 
 ENV_URL = "https://demo.agnost.test/e:42"
 CLIENT_KEY = "client-key-0123"
 #: A token no message, log or repr may ever show.
 CANARY = "canary-token-5b2f0c9e8d7a4e1bb7f1c3d2a6e9f0aa"
 
-SESSION: dict[str, Any] = {
-    "userId": "6233247fb46a9b5bb144e797",
-    "token": CANARY,
-    "creationDtm": "2022-03-17T13:17:50.903Z",
-    "userAgent": {
-        "family": "Chrome",
-        "major": "99",
-        "minor": "0",
-        "patch": "4844",
-        "device": {"family": "Other", "major": "0", "minor": "0", "patch": "0"},
-        "os": {"family": "Mac OS X", "major": "10", "minor": "15", "patch": "7"},
-    },
-    "accessGroupKeys": [],
-}
+SESSION: dict[str, Any] = {**samples.SESSION, "token": CANARY}
 USER: dict[str, Any] = {
-    "_id": "6233247fb46a9b5bb144e797",
-    "provider": "agnost",
-    "providerUserId": "6233247fb46a9b5bb144e797",
-    "email": "john@myemail.com",
-    "signUpAt": "2022-03-17T12:07:27.514Z",
-    "lastLoginAt": "2022-03-17T13:17:50.878Z",
-    "emailVerified": True,
-    "name": "John",
+    **samples.USER,
     # Custom fields an app adds to its user model: they must survive untouched.
     "plan": {"tier": "pro", "seats": 12, "ratio": 0.1, "big": 2**70, "tags": ["a", None]},
 }
