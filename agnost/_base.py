@@ -9,13 +9,14 @@ outcome. Store calls here are synchronous; the async client runs them in a worke
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import attrs
 
 from ._core import local
-from ._core.errors import InvalidArgumentTypeError, SessionTokenError, StorageError
+from ._core.errors import APIError, ClientClosedError, InvalidArgumentTypeError, StorageError
 from ._core.http import ClientConfig, Request, Response, Timeout
 from ._core.operations import Endpoint, Operation, handle
 from .storage import Storage, default_store
@@ -73,6 +74,8 @@ class BaseClient:
         max_response_bytes: int,
     ) -> None:
         self._config = ClientConfig.create(env_url, client_key, api_key)
+        # A store the client makes is the client's to close; one it is given is the caller's.
+        self._owns_storage = storage is None
         if storage is None:
             storage = default_store(self._config.base_url, self._config.client_key)
         elif not isinstance(storage, Storage):
@@ -90,12 +93,16 @@ class BaseClient:
                 "invalid_max_response_bytes", "max_response_bytes must be a positive int"
             )
         self._storage: Storage = storage
+        self._apply_lock = threading.Lock()
+        # Redacted from every error message, with the tokens and passwords of each call.
+        self._secrets = (self._config.api_key,) if self._config.api_key else ()
         self._sign_in_redirect = sign_in_redirect
         self._timeout = _timeout(timeout)
         self._max_response_bytes = max_response_bytes
         #: The token sent as the ``Session`` header; kept apart from the store because
         #: ``clear_local_data`` empties the store but keeps sending it.
         self._token: str | None = None
+        self._closed = False
 
     def __repr__(self) -> str:
         signed_in = "signed in" if self._token is not None else "signed out"
@@ -111,14 +118,29 @@ class BaseClient:
         """The store holding this client's session and user."""
         return self._storage
 
+    @property
+    def closed(self) -> bool:
+        """Whether the client was closed; a closed client sends no more requests."""
+        return self._closed
+
     # --- steps without network I/O, shared by both flavours ---------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosedError()
+
+    def _close_storage(self) -> None:
+        self._closed = True
+        close = getattr(self._storage, "close", None)
+        if self._owns_storage and callable(close):
+            close()
 
     def _request(self, endpoint: Endpoint, token: str | None) -> Request:
         return Request(
             method=endpoint.method,
             url=self._config.url(endpoint.path, endpoint.query),
-            headers=self._config.headers(token, json_body=endpoint.has_body),
-            body=endpoint.encoded_body(),
+            headers=self._config.headers(token, json_body=endpoint.body is not None),
+            body=endpoint.body,
         )
 
     def _settle(
@@ -126,8 +148,8 @@ class BaseClient:
     ) -> Settled[T]:
         logger.debug("%s %s -> %s", endpoint.method, endpoint.path, response.status)
         try:
-            outcome = handle(op, endpoint, response, sent_token=token)
-        except SessionTokenError as error:
+            outcome = handle(op, endpoint, response, sent_token=token, secrets=self._secrets)
+        except APIError as error:
             change = local.invalidation_after(
                 error, sent_token=token, target_token=endpoint.target_token
             )
@@ -144,21 +166,33 @@ class BaseClient:
     def _apply_blocking(self, change: local.LocalChange) -> bool:
         """Apply ``change`` to the store and the header; return whether to call the redirect.
 
-        The header changes first, so a session works for this process even when the store
-        cannot be written (the store's error is raised after).
+        The header changes first, so this process stays consistent even when the store
+        cannot be written (the store's error is raised after). Changes apply one at a time,
+        so an invalidation racing a sign-in sees either all of it or none.
         """
-        if isinstance(change, local.Store):
-            if change.token is not None:
-                self._token = change.token
-            self._storage.save(change.update)
-            return False
-        ours = change.if_token is None or self._token == change.if_token
-        if change.stop_sending and ours:
-            self._token = None
-        removed = self._storage.clear(if_token=change.if_token)
-        # An invalidation by error notifies once: later failures of the same token find
-        # nothing left to clear.
-        return change.notify and (change.if_token is None or ours or removed)
+        with self._apply_lock:
+            if isinstance(change, local.Store):
+                if change.token is not None:
+                    self._token = change.token
+                self._storage.save(change.update)
+                return False
+            rejected = change.if_token
+            # "ours": the header still carries the session the change is about. A later
+            # failure of the same token finds it gone, so the redirect is called once.
+            ours = rejected is None or self._token == rejected
+            if change.stop_sending and ours:
+                self._token = None
+            removed = self._storage.clear(if_token=rejected)
+            if not (change.stop_sending and ours):
+                return False
+            if rejected is not None and not removed:
+                # A newer session stored meanwhile (by another client or process) takes
+                # over, as a browser tab finds a newer session in local storage.
+                successor = self._storage.load().token
+                if successor is not None and successor != rejected:
+                    self._token = successor
+                    return False
+            return change.notify
 
 
 def _timeout(value: Timeout | float | None) -> Timeout:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import time
 
 import requests
+import urllib3
 
 from ._core.errors import (
     ConnectError,
@@ -33,7 +35,12 @@ class RequestsTransport:
         self, session: requests.Session | None, timeout: Timeout, max_response_bytes: int
     ) -> None:
         self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
+        if session is None:
+            session = requests.Session()
+            # The session is sent as a header only: a session cookie kept by the jar would
+            # outlive sign-out and invalidation.
+            session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        self._session = session
         self._timeout = (timeout.connect, timeout.total)
         self._total = timeout.total
         self._limit = max_response_bytes
@@ -51,29 +58,57 @@ class RequestsTransport:
                 timeout=self._timeout,
                 allow_redirects=False,
                 stream=True,
+                # Not None: requests would look up ~/.netrc and send what it finds there as
+                # Authorization, which agnost sends only for an API key.
+                auth=_no_auth,
             ) as answer:
                 body = self._read(answer, started)
                 return Response(answer.status_code, answer.reason or "", answer.headers, body)
-        except requests.exceptions.SSLError as exc:
-            raise TLSError(describe(request, "TLS failure", exc)) from None
-        except requests.exceptions.Timeout as exc:
-            raise RequestTimeoutError(describe(request, "timed out", exc)) from None
-        except requests.exceptions.ConnectionError as exc:
-            raise ConnectError(describe(request, "connection failed", exc)) from None
-        except requests.exceptions.RequestException as exc:
-            raise TransportError(describe(request, "request failed", exc)) from None
+        except _FAILURES as exc:
+            failure = _translate(request, exc)
+        # Raised outside the except block, so the library's exception, whose text may carry
+        # the URL's query (an access token), is not kept as the context either.
+        raise failure
 
     def _read(self, answer: requests.Response, started: float) -> bytes:
         if too_large(answer.headers.get("Content-Length"), self._limit):
             raise ResponseTooLargeError(self._limit)
         buffer = BodyBuffer(self._limit)
-        for chunk in answer.iter_content(_CHUNK):
+        raw = answer.raw
+        # read1 returns what one socket read brings, so a server trickling bytes cannot keep
+        # a call past its deadline; urllib3 1.x has no read1 and fills each chunk instead.
+        read = getattr(raw, "read1", raw.read)
+        while chunk := read(_CHUNK, decode_content=True):
             buffer.add(chunk)
             if self._total is not None and time.monotonic() - started > self._total:
-                raise requests.exceptions.ReadTimeout("total timeout exceeded")
+                raise requests.exceptions.ReadTimeout("the total timeout ran out")
         return buffer.getvalue()
 
     def close(self) -> None:
         """Close the HTTP session if this transport created it."""
         if self._owns_session:
             self._session.close()
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
+
+
+_FAILURES = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError)
+
+
+def _translate(request: Request, exc: BaseException) -> TransportError:
+    """The agnost error for a requests or urllib3 failure: the same classes aiohttp's map to."""
+    if isinstance(exc, requests.exceptions.SSLError | urllib3.exceptions.SSLError):
+        return TLSError(describe(request, "TLS failure", exc))
+    if isinstance(exc, requests.exceptions.Timeout | urllib3.exceptions.TimeoutError):
+        return RequestTimeoutError(describe(request, "timed out", exc))
+    if isinstance(
+        exc,
+        requests.exceptions.ConnectionError
+        | requests.exceptions.ChunkedEncodingError
+        | requests.exceptions.ContentDecodingError
+        | urllib3.exceptions.ProtocolError,
+    ):
+        return ConnectError(describe(request, "connection failed", exc))
+    return TransportError(describe(request, "request failed", exc))

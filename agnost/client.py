@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -11,7 +12,7 @@ import requests
 from ._auth import Auth
 from ._base import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, BaseClient
 from ._core import local
-from ._core.errors import StorageError
+from ._core.errors import InvalidArgumentTypeError, StorageError
 from ._core.http import Timeout
 from ._core.operations import Endpoint, Operation
 from ._transport import RequestsTransport
@@ -20,6 +21,7 @@ from .storage import Storage
 __all__ = ["Client", "create_client"]
 
 T = TypeVar("T")
+_C = TypeVar("_C", bound="Client")
 
 
 class Client(BaseClient):
@@ -53,11 +55,16 @@ class Client(BaseClient):
             timeout=timeout,
             max_response_bytes=max_response_bytes,
         )
+        if inspect.iscoroutinefunction(sign_in_redirect):
+            raise InvalidArgumentTypeError(
+                "invalid_sign_in_redirect",
+                "the blocking client cannot await a coroutine function as sign_in_redirect",
+            )
         self._transport = RequestsTransport(http_session, self._timeout, max_response_bytes)
         self.auth = Auth(self)
         self._restore_blocking()
 
-    def __enter__(self) -> Client:
+    def __enter__(self: _C) -> _C:
         return self
 
     def __exit__(
@@ -69,12 +76,17 @@ class Client(BaseClient):
         self.close()
 
     def close(self) -> None:
-        """Release the HTTP connections (the session stays stored)."""
+        """Release the HTTP connections and the store's file; the session stays stored.
+
+        A closed client sends no more requests (:class:`agnost.ClientClosedError`).
+        """
         self._transport.close()
+        self._close_storage()
 
     # --- the send loop -------------------------------------------------------------------------
 
     def _send(self, op: Operation[T], endpoint: Endpoint) -> T:
+        self._check_open()
         token = self._token
         response = self._transport.send(self._request(endpoint, token))
         settled = self._settle(op, endpoint, response, token)

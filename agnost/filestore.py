@@ -224,6 +224,17 @@ class FileStore:
                     path=str(self._path),
                 ) from None
 
+    def close(self) -> None:
+        """Release the file this store holds open to notice changes cheaply.
+
+        The store stays usable: the next ``load`` reads the file afresh. Clients close the
+        store they created themselves when they are closed.
+        """
+        with self._mutex:
+            if self._seen is not None:
+                self._seen.close()
+                self._seen = None
+
     # --- internals -------------------------------------------------------------------------
 
     def _current(self) -> StoredAuth:

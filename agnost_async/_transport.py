@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import yarl
 
 from agnost._core.errors import (
     ConnectError,
@@ -31,33 +32,35 @@ class AiohttpTransport:
     ) -> None:
         self._owns_session = session is None
         self._session = session
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._timeout = aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect)
         self._limit = max_response_bytes
 
     async def send(self, request: Request) -> Response:
         """Send ``request`` and return the complete answer, or raise a ``TransportError``."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession()
+        session = self._session_for(asyncio.get_running_loop())
         headers = {"User-Agent": _USER_AGENT, **request.headers}
         try:
-            async with self._session.request(
+            async with session.request(
                 request.method,
-                request.url,
+                # Already percent-encoded by the core: yarl must not re-encode it, so both
+                # flavours put the same bytes on the wire.
+                yarl.URL(request.url, encoded=True),
                 data=request.body,
                 headers=headers,
+                # aiohttp would add "Content-Type: application/octet-stream" to a POST with
+                # no body; the core sets Content-Type itself whenever there is a body.
+                skip_auto_headers=_SKIP_AUTO_HEADERS,
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as answer:
                 body = await self._read(answer)
                 return Response(answer.status, answer.reason or "", answer.headers, body)
-        except asyncio.TimeoutError as exc:
-            raise RequestTimeoutError(describe(request, "timed out", exc)) from None
-        except aiohttp.ClientSSLError as exc:
-            raise TLSError(describe(request, "TLS failure", exc)) from None
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-            raise ConnectError(describe(request, "connection failed", exc)) from None
-        except aiohttp.ClientError as exc:
-            raise TransportError(describe(request, "request failed", exc)) from None
+        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+            failure = _translate(request, exc)
+        # Raised outside the except block, so the library's exception, whose text may carry
+        # the URL's query (an access token), is not kept as the context either.
+        raise failure
 
     async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
         if too_large(answer.headers.get("Content-Length"), self._limit):
@@ -67,8 +70,35 @@ class AiohttpTransport:
             buffer.add(chunk)
         return buffer.getvalue()
 
+    def _session_for(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
+        """The HTTP session, made in (and for) the running loop on first use.
+
+        A session belongs to the loop it was made in; when an owned one meets another loop
+        (a second ``asyncio.run``, a test per loop), a new one replaces it.
+        """
+        if self._session is None or (self._owns_session and self._loop is not loop):
+            # The session is sent as a header only: a session cookie kept by a jar would
+            # outlive sign-out and invalidation.
+            self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+            self._loop = loop
+        return self._session
+
     async def aclose(self) -> None:
         """Close the HTTP session if this transport created it."""
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
+
+
+_SKIP_AUTO_HEADERS = ("Content-Type",)
+
+
+def _translate(request: Request, exc: BaseException) -> TransportError:
+    """The agnost error for an aiohttp failure: the same classes requests' map to."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return RequestTimeoutError(describe(request, "timed out", exc))
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return TLSError(describe(request, "TLS failure", exc))
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+        return ConnectError(describe(request, "connection failed", exc))
+    return TransportError(describe(request, "request failed", exc))

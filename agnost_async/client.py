@@ -23,6 +23,7 @@ from ._transport import AiohttpTransport
 __all__ = ["AsyncClient", "create_client"]
 
 T = TypeVar("T")
+_C = TypeVar("_C", bound="AsyncClient")
 
 
 class AsyncClient(BaseClient):
@@ -62,7 +63,7 @@ class AsyncClient(BaseClient):
         self._restoring: asyncio.Future[None] | None = None
         self.auth = AsyncAuth(self)
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self: _C) -> _C:
         await self._ensure_restored()
         return self
 
@@ -75,12 +76,17 @@ class AsyncClient(BaseClient):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Release the HTTP connections (the session stays stored)."""
+        """Release the HTTP connections and the store's file; the session stays stored.
+
+        A closed client sends no more requests (:class:`agnost.ClientClosedError`).
+        """
         await self._transport.aclose()
+        await self._blocking(self._close_storage)
 
     # --- the send loop -------------------------------------------------------------------------
 
     async def _send(self, op: Operation[T], endpoint: Endpoint) -> T:
+        self._check_open()
         await self._ensure_restored()
         token = self._token
         response = await self._transport.send(self._request(endpoint, token))
@@ -106,10 +112,11 @@ class AsyncClient(BaseClient):
     async def _ensure_restored(self) -> None:
         if self._restored:
             return
-        # Concurrent first calls share one restore instead of racing past it.
-        if self._restoring is None:
+        # Concurrent first calls share one restore instead of racing past it; the shield
+        # keeps a cancelled caller from cancelling the restore the others wait for.
+        if self._restoring is None or self._restoring.cancelled():
             self._restoring = asyncio.ensure_future(self._blocking(self._restore_blocking))
-        await self._restoring
+        await asyncio.shield(self._restoring)
         self._restored = True
 
     async def _blocking(self, func: Callable[..., T], *args: Any) -> T:

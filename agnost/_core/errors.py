@@ -24,6 +24,7 @@ __all__ = [
     "APIKeyError",
     "AccessTokenError",
     "AgnostError",
+    "ClientClosedError",
     "ClientError",
     "ConnectError",
     "CorruptStorageError",
@@ -35,9 +36,11 @@ __all__ = [
     "InvalidSessionTokenError",
     "MissingSessionTokenError",
     "NotAllowedError",
+    "RedirectError",
     "RequestTimeoutError",
     "ResponseDecodeError",
     "ResponseTooLargeError",
+    "SESSION_TOKEN_CODES",
     "ServerError",
     "SessionTokenError",
     "StorageError",
@@ -130,19 +133,33 @@ class InvalidArgumentTypeError(ClientError, TypeError):
     """An argument has the wrong type."""
 
 
+class ClientClosedError(AgnostError, RuntimeError):
+    """The client was closed (``close()`` / ``aclose()`` / the end of its ``with`` block);
+    it sends no more requests. Its local methods still work."""
+
+    def __init__(self) -> None:
+        super().__init__("the client is closed; create a new one to send requests")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), ())
+
+
 # --- the request did not complete ----------------------------------------------------------
 
 
 class TransportError(AgnostError):
     """The HTTP exchange failed before a complete answer arrived.
 
-    Raised the same way by both flavours, whatever the HTTP library said; the library's own
-    exception is kept as ``__cause__``. Requests are never retried automatically.
+    Raised the same way by both flavours, whatever the HTTP library said. The library's own
+    exception is not chained (its text can carry the URL's query, an access token); the
+    message names its class and its sanitised text. POSTs are never retried (aiohttp may
+    re-send an idempotent GET once when a kept-alive connection turns out to be closed).
     """
 
 
 class ConnectError(TransportError):
-    """The connection could not be made or was lost (refused, reset, DNS failure)."""
+    """The connection failed: refused, reset, DNS failure, closed before the answer was
+    complete, or the peer did not speak HTTP."""
 
 
 class TLSError(ConnectError):
@@ -188,6 +205,24 @@ class ResponseDecodeError(AgnostError):
         )
 
 
+class RedirectError(ResponseDecodeError):
+    """The server answered with a redirect, which agnost never follows (so the session token
+    never reaches another origin). Often an ``http://`` env URL that redirects to ``https://``.
+
+    ``location_origin`` is the scheme and host redirected to; the rest of the URL is not kept.
+    """
+
+    def __init__(self, *, status: int, location_origin: str) -> None:
+        super().__init__(f"redirect to {location_origin} not followed", status=status, excerpt="")
+        self.location_origin = location_origin
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild,
+            (type(self), (), {"status": self.status, "location_origin": self.location_origin}),
+        )
+
+
 class APIError(AgnostError):
     """The server refused the request with an error answer.
 
@@ -204,11 +239,11 @@ class APIError(AgnostError):
 
     @property
     def code(self) -> str | None:
-        """The code of the first item, the one that chose this exception's class."""
-        return self.items[0].code if self.items else None
+        """The code that chose this exception's class (else the first item's code)."""
+        return _deciding_item(self.items).code
 
     def _summary(self) -> str:
-        first = self.items[0] if self.items else ErrorItem()
+        first = _deciding_item(self.items)
         label = first.code or "error"
         message = f": {_clip(first.message)}" if first.message else ""
         more = f" (+{len(self.items) - 1} more)" if len(self.items) > 1 else ""
@@ -281,12 +316,25 @@ _CLASS_BY_CODE: Mapping[str, type[APIError]] = {
 }
 
 
+#: The codes that mean "the session the request carried is not (or no longer) valid".
+SESSION_TOKEN_CODES = frozenset({"invalid_session_token", "missing_session_token"})
+
+
+def _deciding_item(items: Sequence[ErrorItem]) -> ErrorItem:
+    """The item whose code chooses the class: a session-token code wherever it stands (the
+    local session depends on it), else the first known code, else the first item."""
+    for wanted in (SESSION_TOKEN_CODES, _CLASS_BY_CODE):
+        for item in items:
+            if item.code in wanted:
+                return item
+    return items[0] if items else ErrorItem()
+
+
 def api_error_class(status: int, items: Sequence[ErrorItem]) -> type[APIError]:
-    """Choose the exception class for an error answer: by the first known code, else status."""
-    for item in items:
-        chosen = _CLASS_BY_CODE.get(item.code or "")
-        if chosen is not None:
-            return chosen
+    """Choose the exception class for an error answer: by its deciding code, else status."""
+    chosen = _CLASS_BY_CODE.get(_deciding_item(items).code or "")
+    if chosen is not None:
+        return chosen
     return ServerError if status >= 500 else APIError
 
 

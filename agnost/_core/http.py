@@ -21,6 +21,7 @@ from .errors import (
     ErrorItem,
     InvalidArgumentError,
     InvalidArgumentTypeError,
+    RedirectError,
     ResponseDecodeError,
     api_error_class,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "decode_json",
     "error_from_response",
     "excerpt",
+    "header_safe",
 ]
 
 #: The ``X-Client`` header value: which SDK is calling.
@@ -44,6 +46,18 @@ USER_AGENT = f"{CLIENT_NAME}/{__version__}"
 
 _DEFAULT_STATUS_TEXT = "Bad Request"
 _EXCERPT_LIMIT = 200
+
+
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+
+
+def header_safe(value: str) -> bool:
+    """Whether ``value`` can be sent as a header value as it is: printable ASCII, no spaces.
+
+    Keys and tokens are checked before they are sent, so a bad one is a client-side error
+    rather than an HTTP library's exception that quotes it.
+    """
+    return _HEADER_SAFE.fullmatch(value) is not None
 
 
 @attrs.frozen
@@ -86,8 +100,16 @@ class ClientConfig:
             raise InvalidArgumentTypeError("invalid_client_key", "client_key must be a string")
         if not client_key.strip():
             raise InvalidArgumentError("missing_required_value", "client_key is required")
+        if not header_safe(client_key):
+            raise InvalidArgumentError(
+                "invalid_client_key", "client_key must be printable ASCII without spaces"
+            )
         if api_key is not None and not isinstance(api_key, str):
             raise InvalidArgumentTypeError("invalid_api_key", "api_key must be a string or None")
+        if api_key and not header_safe(api_key):
+            raise InvalidArgumentError(
+                "invalid_api_key", "api_key must be printable ASCII without spaces"
+            )
         base = env_url.strip()
         return cls(
             base_url=base[:-1] if base.endswith("/") else base,
@@ -119,7 +141,7 @@ class Request:
     method: str
     url: str = attrs.field(repr=lambda url: repr(url.split("?", 1)[0]))
     headers: Mapping[str, str] = attrs.field(repr=False)
-    body: bytes | None = None
+    body: bytes | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen
@@ -164,19 +186,20 @@ def error_from_response(response: Response, secrets: Iterable[str]) -> APIError:
     return api_error_class(response.status, items)(response.status, status_text, items)
 
 
-def redirect_error(response: Response) -> ResponseDecodeError:
+def redirect_error(response: Response) -> RedirectError:
     """A 3xx answer: agnost never follows redirects, so the session never leaves the origin."""
     location = response.headers.get("Location") or response.headers.get("location") or ""
     parts = urlsplit(location)
-    # Only the origin is shown: the rest of a redirect URL may carry an access token.
-    target = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "the same origin"
-    return ResponseDecodeError(
-        f"redirect to {target} not followed", status=response.status, excerpt=""
-    )
+    # Only the origin is kept: the rest of a redirect URL may carry an access token.
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "the same origin"
+    return RedirectError(status=response.status, location_origin=origin)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]+|\s{2,}")
-_TOKEN_FIELD = re.compile(r'("(?:token|session|sessionToken|access_token|key)"\s*:\s*")[^"]*')
+# Control characters, and runs of white space (newlines, tabs) folded into one space.
+_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]+")
+_TOKEN_FIELD = re.compile(
+    r'("(?:token|session|sessionToken|access_token|accessToken|key|password)"\s*:\s*")[^"]*'
+)
 
 
 def excerpt(response: Response, secrets: Iterable[str] = ()) -> str:
@@ -195,6 +218,17 @@ def _redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def _redacted(item: ErrorItem, secrets: tuple[str, ...]) -> ErrorItem:
-    if item.message is None or not any(s and s in item.message for s in secrets):
+    """The item with every known secret replaced, wherever it stands in the item."""
+    if not secrets:
         return item
-    return attrs.evolve(item, message=_redact(item.message, secrets))
+    return ErrorItem.from_wire(_redact_deep(item.to_wire(), secrets))
+
+
+def _redact_deep(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return _redact(value, secrets)
+    if isinstance(value, Mapping):
+        return {k: _redact_deep(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_deep(v, secrets) for v in value]
+    return value

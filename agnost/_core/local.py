@@ -12,7 +12,14 @@ from typing import Any, TypedDict, TypeVar
 
 import attrs
 
-from .errors import CorruptStorageError, InvalidArgumentTypeError, SessionTokenError
+from .errors import (
+    SESSION_TOKEN_CODES,
+    APIError,
+    CorruptStorageError,
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+)
+from .http import header_safe
 from .models import Session, User
 from .wire import from_wire, to_wire
 
@@ -64,21 +71,22 @@ class StoredAuth:
     def token(self) -> str | None:
         """The stored session's token, or ``None`` when there is no usable one."""
         token = self.session.get("token") if self.session is not None else None
-        return token if isinstance(token, str) else None
+        return token if isinstance(token, str) and header_safe(token) else None
 
 
 @attrs.frozen
 class Store:
     """Save ``update`` to the store; if it holds a session, send its token from now on."""
 
-    update: StoreUpdate
+    # The update holds a session token: the repr names only the keys it changes.
+    update: StoreUpdate = attrs.field(repr=lambda update: f"<{', '.join(update)}>")
 
     @property
     def token(self) -> str | None:
         """The token to send from now on, or ``None`` to keep sending the current one."""
         session = self.update.get("session")
         token = session.get("token") if session is not None else None
-        return token if isinstance(token, str) else None
+        return token if isinstance(token, str) and header_safe(token) else None
 
 
 @attrs.frozen
@@ -92,13 +100,10 @@ class Clear:
 
     stop_sending: bool
     notify: bool = False
-    if_token: str | None = None
+    if_token: str | None = attrs.field(default=None, repr=False)
 
 
 LocalChange = Store | Clear
-
-#: What ``sign_out``, ``sign_out_all`` and an establishing call's predecessor do.
-SIGNED_OUT = Clear(stop_sending=True)
 
 
 def establish(body: Mapping[str, Any]) -> Store | None:
@@ -113,6 +118,10 @@ def set_session(session: Session) -> LocalChange:
     """Store ``session`` and send its token with every later request."""
     if not isinstance(session, Session):
         raise InvalidArgumentTypeError("invalid_session", "session must be an agnost.Session")
+    if not header_safe(session.token):
+        raise InvalidArgumentError(
+            "invalid_session", "the session's token is not a valid header value"
+        )
     return Store({"session": to_wire(session)})
 
 
@@ -134,15 +143,16 @@ def invalidate_session() -> LocalChange:
 
 
 def invalidation_after(
-    error: SessionTokenError, *, sent_token: str | None, target_token: str | None
+    error: APIError, *, sent_token: str | None, target_token: str | None
 ) -> LocalChange | None:
-    """The change a session-token error causes, or ``None`` when it is not about our session.
+    """The change an error answer causes, or ``None`` when it is not about our session.
 
-    Only the session the request was authenticated with is invalidated, and only while it is
-    still the current one. A sign-out of another token refused with 403/404 is about that
-    token, not ours (the official client wrongly invalidates there); 401 always means ours.
+    Any item with a session-token code counts, in either body shape. Only the session the
+    request was authenticated with is invalidated, and only while it is still the current
+    one. A sign-out of another token refused with 403/404 is about that token, not ours
+    (the official client wrongly invalidates there); 401 always means ours.
     """
-    if sent_token is None:
+    if sent_token is None or not any(i.code in SESSION_TOKEN_CODES for i in error.items):
         return None
     if target_token not in (None, sent_token) and error.status != 401:
         return None

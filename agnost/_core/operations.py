@@ -29,7 +29,6 @@ __all__ = [
     "AUTH_PATH",
     "BY_NAME",
     "OPERATIONS",
-    "PROVIDERS",
     "URL_METHODS",
     "Effect",
     "Endpoint",
@@ -57,26 +56,18 @@ class Effect(enum.Enum):
 class Endpoint:
     """Where a call goes and what it carries; the client adds the base URL and headers.
 
-    ``body`` is a JSON-ready value, or :data:`NO_BODY` for a POST with an empty body.
-    ``target_token`` is the session a sign-out names, when it names one.
+    ``body`` is the JSON body as UTF-8 bytes, or ``None`` for no body at all (a POST then
+    sends ``Content-Length: 0`` and no ``Content-Type``). ``target_token`` is the session a
+    sign-out names, when it names one. ``secrets`` are the values no message may show
+    (passwords, access tokens); none of these appear in the ``repr``.
     """
 
     method: str
     path: str
     query: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
-    body: Any = attrs.field(default=None, repr=False)
+    body: bytes | None = attrs.field(default=None, repr=False)
     target_token: str | None = attrs.field(default=None, repr=False)
-
-    @property
-    def has_body(self) -> bool:
-        """Whether a JSON body (and so a ``Content-Type``) is sent."""
-        return self.body is not None
-
-    def encoded_body(self) -> bytes | None:
-        """The body as UTF-8 JSON bytes, ``None`` when there is none."""
-        if self.body is None:
-            return None
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode()
+    secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
 
 
 @attrs.frozen
@@ -110,14 +101,18 @@ def handle(
     response: Response,
     *,
     sent_token: str | None,
+    secrets: tuple[str, ...] = (),
 ) -> Outcome[T]:
     """Turn an answer into the outcome of ``op``, or raise the error it carries.
 
     2xx: the parsed result. 3xx: never followed, an error. Anything else: the
     :class:`~agnost.APIError` subclass its code calls for, or :class:`ResponseDecodeError`
-    when the body cannot be read.
+    when the body cannot be read. ``secrets`` (an API key, say) are redacted from error
+    messages and excerpts, with the endpoint's own and the tokens involved.
     """
-    secrets = tuple(s for s in (sent_token, endpoint.target_token) if s)
+    secrets = tuple(
+        s for s in (sent_token, endpoint.target_token, *endpoint.secrets, *secrets) if s
+    )
     status = response.status
     if 300 <= status < 400:
         raise redirect_error(response)
@@ -143,10 +138,12 @@ def _effect(
 ) -> local.LocalChange | None:
     if effect is Effect.ESTABLISH:
         return local.establish(body)
-    if effect is Effect.CLEAR:
-        return local.SIGNED_OUT
-    if effect is Effect.SIGN_OUT and endpoint.target_token in (None, sent_token):
-        return local.SIGNED_OUT
+    # Only the session that was signed out is cleared: if a newer one was stored meanwhile
+    # (another call, another process), it stays.
+    if effect is Effect.CLEAR or (
+        effect is Effect.SIGN_OUT and endpoint.target_token in (None, sent_token)
+    ):
+        return local.Clear(stop_sending=True, if_token=sent_token)
     return None
 
 
@@ -169,19 +166,28 @@ def _required(name: str, value: object) -> str:
 
 
 def _name_or_user_data(value: object) -> Any:
-    if isinstance(value, str):
+    if isinstance(value, str | Mapping):
         return value
-    if isinstance(value, Mapping):
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError) as exc:
-            raise InvalidArgumentTypeError(
-                "invalid_argument", f"name_or_user_data is not JSON-serialisable: {exc}"
-            ) from None
-        return dict(value)
     raise InvalidArgumentTypeError(
         "invalid_argument", "name_or_user_data must be a string, a mapping or None"
     )
+
+
+def _json(body: Any) -> bytes:
+    """Compact UTF-8 JSON, or a client-side error for what JSON cannot carry."""
+    try:
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode()
+    except TypeError as exc:
+        raise InvalidArgumentTypeError(
+            "invalid_argument", f"not JSON-serialisable: {exc}"
+        ) from None
+    except ValueError as exc:  # NaN or infinity: not JSON
+        raise InvalidArgumentError("invalid_argument", f"not JSON-serialisable: {exc}") from None
+    except UnicodeEncodeError:  # a lone surrogate
+        raise InvalidArgumentError(
+            "invalid_argument", "a string argument is not valid Unicode text"
+        ) from None
 
 
 def _access_token(value: object) -> str:
@@ -205,49 +211,50 @@ def _access_token(value: object) -> str:
 # --- builders ------------------------------------------------------------------------------
 
 
-def _post(path: str, body: Any = None, **query: str) -> Endpoint:
-    return Endpoint("POST", AUTH_PATH + path, tuple(query.items()), body)
+def _post(path: str, body: Any = None, *, secrets: tuple[str, ...] = (), **query: str) -> Endpoint:
+    content = None if body is None else _json(body)
+    return Endpoint("POST", AUTH_PATH + path, tuple(query.items()), content, secrets=secrets)
 
 
-def _get(path: str, **query: str) -> Endpoint:
-    return Endpoint("GET", AUTH_PATH + path, tuple(query.items()))
+def _get(path: str, *, secrets: tuple[str, ...] = (), **query: str) -> Endpoint:
+    return Endpoint("GET", AUTH_PATH + path, tuple(query.items()), secrets=secrets)
 
 
-def _sign_up_body(key: str, value: str, password: str, name_or_user_data: object) -> Any:
-    body: dict[str, Any] = {key: value, "password": _text("password", password)}
-    if name_or_user_data is not None:
-        body["nameOrUserData"] = _name_or_user_data(name_or_user_data)
-    return body
+def _with_password(path: str, key: str, value: object, password: object, **extra: Any) -> Endpoint:
+    """A sign-up or sign-in: ``{key: value, "password": password, ...}``."""
+    secret = _text("password", password)
+    body = {key: _text(key, value), "password": secret, **extra}
+    return _post(path, body, secrets=(secret,))
+
+
+def _user_data(name_or_user_data: object) -> dict[str, Any]:
+    if name_or_user_data is None:
+        return {}
+    return {"nameOrUserData": _name_or_user_data(name_or_user_data)}
 
 
 def sign_up_with_email(
     email: str, password: str, name_or_user_data: str | Mapping[str, Any] | None = None
 ) -> Endpoint:
-    return _post(
-        "/signup-email",
-        _sign_up_body("email", _text("email", email), password, name_or_user_data),
+    return _with_password(
+        "/signup-email", "email", email, password, **_user_data(name_or_user_data)
     )
 
 
 def sign_up_with_phone(
     phone: str, password: str, name_or_user_data: str | Mapping[str, Any] | None = None
 ) -> Endpoint:
-    return _post(
-        "/signup-phone",
-        _sign_up_body("phone", _text("phone", phone), password, name_or_user_data),
+    return _with_password(
+        "/signup-phone", "phone", phone, password, **_user_data(name_or_user_data)
     )
 
 
 def sign_in_with_email(email: str, password: str) -> Endpoint:
-    return _post(
-        "/signin-email", {"email": _text("email", email), "password": _text("password", password)}
-    )
+    return _with_password("/signin-email", "email", email, password)
 
 
 def sign_in_with_phone(phone: str, password: str) -> Endpoint:
-    return _post(
-        "/signin-phone", {"phone": _text("phone", phone), "password": _text("password", password)}
-    )
+    return _with_password("/signin-phone", "phone", phone, password)
 
 
 def sign_out(session_token: str | None = None) -> Endpoint:
@@ -274,15 +281,15 @@ def get_user_from_db() -> Endpoint:
 
 
 def get_auth_grant(access_token: str | None = None) -> Endpoint:
-    return _get("/grant", key=_access_token(access_token))
+    token = _access_token(access_token)
+    return _get("/grant", secrets=(token,), key=token)
 
 
-PROVIDERS = ("google", "facebook", "twitter", "apple", "discord", "github")
 _PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
 def sign_in_with_provider(base_url: str, provider: str) -> str:
-    """The URL that starts the OAuth flow of ``provider`` (see :data:`PROVIDERS`)."""
+    """The URL that starts the OAuth flow of ``provider`` (``google``, ``github``, ...)."""
     name = _required("provider", provider)
     if not _PROVIDER_NAME.fullmatch(name):
         raise InvalidArgumentError("invalid_provider", f"not a provider name: {name!r}")

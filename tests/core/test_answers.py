@@ -66,14 +66,18 @@ def test_sessions_and_user_change_nothing_locally() -> None:
     assert user.value.email == "john@myemail.com" and user.change is None
 
 
+# Signing out clears only the session that was signed out ("tok-current" was sent).
+SIGNED_OUT = local.Clear(stop_sending=True, if_token="tok-current")
+
+
 @pytest.mark.parametrize("body", [b"", b"OK", b"<html>ok</html>", b"{}"])
 @pytest.mark.parametrize(
     ("name", "args", "change"),
     [
-        ("sign_out", (), local.SIGNED_OUT),
-        ("sign_out", ("tok-current",), local.SIGNED_OUT),
+        ("sign_out", (), SIGNED_OUT),
+        ("sign_out", ("tok-current",), SIGNED_OUT),
         ("sign_out", ("someone-else",), None),
-        ("sign_out_all", (), local.SIGNED_OUT),
+        ("sign_out_all", (), SIGNED_OUT),
         ("sign_out_all_except_current", (), None),
     ],
 )

@@ -93,11 +93,9 @@ def test_each_operation_builds_the_documented_request(
     assert endpoint.method == method
     assert CONFIG.url(endpoint.path, endpoint.query) == BASE + AUTH + path
     if body is None:
-        assert endpoint.encoded_body() is None
-        assert not endpoint.has_body
+        assert endpoint.body is None
     else:
-        assert json.loads(endpoint.encoded_body() or b"") == body
-        assert endpoint.has_body
+        assert json.loads(endpoint.body or b"") == body
 
 
 def test_every_operation_in_the_table_is_covered_by_a_request_case() -> None:
@@ -121,7 +119,7 @@ def test_headers_follow_the_official_order_and_conditions() -> None:
 
 def test_the_body_is_compact_utf8_json() -> None:
     endpoint = operations.sign_up_with_email("zoë@example.com", "pässwörd", {"city": "Zürich"})
-    raw = endpoint.encoded_body() or b""
+    raw = endpoint.body or b""
     assert "zoë".encode() in raw and b"\\u" not in raw and b", " not in raw
 
 
