@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import aiohttp
 import yarl
@@ -39,7 +40,13 @@ class AiohttpTransport:
     async def send(self, request: Request) -> Response:
         """Send ``request`` and return the complete answer, or raise a ``TransportError``."""
         session = self._session_for(asyncio.get_running_loop())
-        headers = {"User-Agent": _USER_AGENT, **request.headers}
+        # A session of the caller's gets the agnost identity and limits on each request; an
+        # owned one has them as its defaults, which aiohttp applies at less cost.
+        if self._owns_session:
+            headers, options = request.headers, _NO_OPTIONS
+        else:
+            headers = {"User-Agent": _USER_AGENT, **request.headers}
+            options = {"timeout": self._timeout}
         try:
             async with session.request(
                 request.method,
@@ -50,9 +57,9 @@ class AiohttpTransport:
                 headers=headers,
                 # aiohttp would add "Content-Type: application/octet-stream" to a POST with
                 # no body; the core sets Content-Type itself whenever there is a body.
-                skip_auto_headers=_SKIP_AUTO_HEADERS,
-                timeout=self._timeout,
+                skip_auto_headers=_SKIP_AUTO_HEADERS if request.body is None else None,
                 allow_redirects=False,
+                **options,
             ) as answer:
                 body = await self._read(answer)
                 return Response(answer.status, answer.reason or "", answer.headers, body)
@@ -63,8 +70,12 @@ class AiohttpTransport:
         raise failure
 
     async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
-        if too_large(answer.headers.get("Content-Length"), self._limit):
+        length = answer.headers.get("Content-Length")
+        if too_large(length, self._limit):
             raise ResponseTooLargeError(self._limit)
+        if length is not None and "Content-Encoding" not in answer.headers:
+            # A declared, uncompressed length within the cap: aiohttp reads exactly that.
+            return await answer.read()
         buffer = BodyBuffer(self._limit)
         async for chunk in answer.content.iter_chunked(_CHUNK):
             buffer.add(chunk)
@@ -79,7 +90,11 @@ class AiohttpTransport:
         if self._session is None or (self._owns_session and self._loop is not loop):
             # The session is sent as a header only: a session cookie kept by a jar would
             # outlive sign-out and invalidation.
-            self._session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+            self._session = aiohttp.ClientSession(
+                cookie_jar=aiohttp.DummyCookieJar(),
+                headers={"User-Agent": _USER_AGENT},
+                timeout=self._timeout,
+            )
             self._loop = loop
         return self._session
 
@@ -91,6 +106,7 @@ class AiohttpTransport:
 
 
 _SKIP_AUTO_HEADERS = ("Content-Type",)
+_NO_OPTIONS: dict[str, Any] = {}
 
 
 def _translate(request: Request, exc: BaseException) -> TransportError:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from .models import Device, OperatingSystem, Session, User, UserAgent
 
@@ -69,14 +69,6 @@ def _register_model(conv: cattrs.Converter, cls: type[Any]) -> None:
     """Register the hooks of a model that keeps its unknown keys in ``extra``."""
     fields = [f for f in attrs.fields(cls) if f.name != "extra"]
     renames = {f.name: override(rename=_wire_name(f)) for f in fields}
-    known = frozenset(_wire_name(f) for f in fields)
-
-    structure_fn = make_dict_structure_fn(
-        cls,
-        conv,
-        extra=override(rename=_EXTRA_KEY),
-        **renames,  # type: ignore[arg-type]
-    )
     # Empty tuples are data on the wire (`"accessGroupKeys": []`), so only Nones are omitted.
     unstructure_fn = make_dict_unstructure_fn(
         cls,
@@ -85,20 +77,80 @@ def _register_model(conv: cattrs.Converter, cls: type[Any]) -> None:
         **renames,  # type: ignore[arg-type]
     )
 
-    def structure(data: Any, _: type[Any]) -> Any:
-        if not isinstance(data, Mapping):
-            raise TypeError(f"expected a JSON object for {cls.__name__}")
-        payload = dict(data)
-        payload[_EXTRA_KEY] = {k: v for k, v in data.items() if k not in known}
-        return structure_fn(payload, cls)
-
     def unstructure(obj: Any) -> dict[str, Any]:
         wire = {k: v for k, v in unstructure_fn(obj).items() if v is not None}
         wire.update(obj.extra)
         return wire
 
-    conv.register_structure_hook(cls, structure)
+    conv.register_structure_hook(cls, _fast_structure_fn(conv, cls))
     conv.register_unstructure_hook(cls, unstructure)
+
+
+def _fast_structure_fn(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
+    """A structure function written for ``cls``, like the ones cattrs generates, but lean.
+
+    Sessions are structured on every ``get_all_sessions``, so this is the SDK's hot path:
+    one generated function per model, strict checks inline for plain strings and booleans,
+    no per-field dispatch, and the unknown keys collected only when there are any.
+    """
+    lines = [
+        "def structure(data, _):",
+        "    if not isinstance(data, Mapping):",
+        f"        raise TypeError('expected a JSON object for {cls.__name__}')",
+    ]
+    names: dict[str, Any] = {"Mapping": Mapping, "cls": cls, "NOTHING": attrs.NOTHING}
+    arguments = []
+    known = []
+    for field in attrs.fields(attrs.resolve_types(cls)):
+        if field.name == "extra":
+            arguments.append("extra")  # positional, in the class's field order
+            continue
+        wire, var = _wire_name(field), f"v_{field.name}"
+        known.append(wire)
+        arguments.append(var)
+        optional = _optional_of(field.type)
+        kind = optional if optional is not None else field.type
+        if field.default is attrs.NOTHING:
+            lines.append(f"    {var} = data[{wire!r}]")
+        else:
+            names[f"d_{field.name}"] = field.default
+            lines.append(f"    {var} = data.get({wire!r}, d_{field.name})")
+        # The value may be the field's default (None, ()), which is never converted.
+        skip = f"{var} is not None and " if optional is not None or field.default is None else ""
+        if kind in (str, bool):
+            names[f"t_{field.name}"] = kind
+            lines += [
+                f"    if {skip}{var}.__class__ is not t_{field.name}:",
+                f"        raise TypeError('{wire}: expected {kind.__name__}, got '"
+                f" + type({var}).__name__)",
+            ]
+        else:
+            # Nested models, timestamps and key lists: a cattrs-style hook (value, type).
+            names[f"h_{field.name}"] = conv.get_structure_hook(kind)
+            names[f"k_{field.name}"] = kind
+            default = f"d_{field.name}" if field.default is not attrs.NOTHING else None
+            guard = f"{var} is not {default}" if default else "True"
+            lines += [f"    if {guard}:", f"        {var} = h_{field.name}({var}, k_{field.name})"]
+    names["known"] = frozenset(known)
+    lines += [
+        "    extra = {} if known.issuperset(data) else "
+        "{k: v for k, v in data.items() if k not in known}",
+        f"    return cls({', '.join(arguments)})",
+    ]
+    exec("\n".join(lines), names)
+    return names["structure"]  # type: ignore[no-any-return]
+
+
+def _optional_of(kind: Any) -> Any:
+    """``X`` for ``X | None``, else ``None``."""
+    args = getattr(kind, "__args__", ())
+    if (
+        type(None) in args
+        and len(args) == 2
+        and type(kind).__name__ in ("UnionType", "_UnionGenericAlias")
+    ):
+        return next(a for a in args if a is not type(None))
+    return None
 
 
 def _make_converter() -> cattrs.Converter:
@@ -111,6 +163,7 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _structure_tuple_of_str)
     conv.register_unstructure_hook_func(lambda t: t == tuple[str, ...], list)
     conv.register_structure_hook_func(lambda t: t == Mapping[str, Any], _strict(dict))
+    # Nested models first: a model's structure function looks up its fields' hooks.
     for cls in (Device, OperatingSystem, UserAgent, Session, User):
         _register_model(conv, cls)
     # AuthGrant and SignUpResult are envelopes: their field names are their wire names, and
@@ -125,9 +178,14 @@ converter = _make_converter()
 def from_wire(cls: type[T], data: Any) -> T:
     """Build a model (``User``, ``Session``, ...) from its wire JSON.
 
-    Raises ``TypeError``/``ValueError`` (grouped by cattrs) when the shape is wrong.
+    Raises ``ValueError`` when ``data`` does not have the model's shape (a missing or
+    mistyped field); the message names the problem, never the values.
     """
-    return converter.structure(data, cls)
+    try:
+        return converter.structure(data, cls)
+    except (KeyError, TypeError, ValueError, cattrs.BaseValidationError) as exc:
+        problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise ValueError(f"not the wire form of a {cls.__name__}: {problem}") from None
 
 
 def to_wire(obj: Any) -> dict[str, Any]:

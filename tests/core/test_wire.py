@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import attrs
-import cattrs
 import pytest
 
 import agnost
@@ -93,5 +92,5 @@ def test_the_token_is_hidden_from_repr_and_str() -> None:
     ],
 )
 def test_wrong_shapes_are_refused_not_coerced(wire: Any) -> None:
-    with pytest.raises((TypeError, ValueError, cattrs.errors.BaseValidationError)):
+    with pytest.raises(ValueError, match="not the wire form of a Session"):
         agnost.from_wire(agnost.Session, wire)
