@@ -300,3 +300,14 @@ def test_errors_survive_pickling_for_multiprocessing(error: agnost.AgnostError) 
 def test_public_classes_are_shown_under_their_public_path() -> None:
     assert repr(agnost.InvalidSessionTokenError) == "<class 'agnost.InvalidSessionTokenError'>"
     assert agnost.Session.__module__ == "agnost"
+
+
+def test_every_public_error_class_is_exported_from_both_packages() -> None:
+    import agnost_async
+    from agnost._core import errors
+
+    for name in errors.__all__:
+        value = getattr(errors, name)
+        if isinstance(value, type) and issubclass(value, Exception):
+            assert getattr(agnost, name) is value, name
+            assert getattr(agnost_async, name) is value, name
