@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import aiohttp
@@ -34,12 +35,16 @@ class AiohttpTransport:
         self._owns_session = session is None
         self._session = session
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closer: AsyncGenerator[None, None] | None = None
         self._timeout = aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect)
         self._limit = max_response_bytes
 
     async def send(self, request: Request) -> Response:
         """Send ``request`` and return the complete answer, or raise a ``TransportError``."""
-        session = self._session_for(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or (self._owns_session and self._loop is not loop):
+            session = await self._open_session(loop)
         # A session of the caller's gets the agnost identity and limits on each request; an
         # owned one has them as its defaults, which aiohttp applies at less cost.
         if self._owns_session:
@@ -81,28 +86,40 @@ class AiohttpTransport:
             buffer.add(chunk)
         return buffer.getvalue()
 
-    def _session_for(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
-        """The HTTP session, made in (and for) the running loop on first use.
+    async def _open_session(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
+        """Make the HTTP session, in (and for) the running loop, on first use there.
 
         A session belongs to the loop it was made in; when an owned one meets another loop
-        (a second ``asyncio.run``, a test per loop), a new one replaces it.
+        (a second ``asyncio.run``, a test per loop), a new one replaces it. Each is tied to
+        its loop's shutdown, so one the caller never closed is still closed in its own loop
+        when that loop ends, instead of leaking a socket and an "Unclosed" warning.
         """
-        if self._session is None or (self._owns_session and self._loop is not loop):
-            # The session is sent as a header only: a session cookie kept by a jar would
-            # outlive sign-out and invalidation.
-            self._session = aiohttp.ClientSession(
-                cookie_jar=aiohttp.DummyCookieJar(),
-                headers={"User-Agent": _USER_AGENT},
-                timeout=self._timeout,
-            )
-            self._loop = loop
-        return self._session
+        # The session is sent as a header only: a session cookie kept by a jar would outlive
+        # sign-out and invalidation.
+        session = aiohttp.ClientSession(
+            cookie_jar=aiohttp.DummyCookieJar(),
+            headers={"User-Agent": _USER_AGENT},
+            timeout=self._timeout,
+        )
+        closer = _closed_at_loop_end(session)
+        await closer.__anext__()  # now the loop knows it, and closes it at shutdown
+        self._session, self._loop, self._closer = session, loop, closer
+        return session
 
     async def aclose(self) -> None:
         """Close the HTTP session if this transport created it."""
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._owns_session and self._closer is not None:
+            await self._closer.aclose()  # closes the session
+            self._session = self._closer = None
+
+
+async def _closed_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Suspend until closed: by ``aclose()``, or by the loop's ``shutdown_asyncgens()``,
+    which ``asyncio.run`` calls before closing its loop."""
+    try:
+        yield
+    finally:
+        await session.close()
 
 
 _SKIP_AUTO_HEADERS = ("Content-Type",)

@@ -130,7 +130,13 @@ def handle(
             status=status,
             excerpt=excerpt(response, secrets),
         ) from exc
-    return Outcome(value=value, change=_effect(op.effect, endpoint, body, sent_token))
+    change = _effect(op.effect, endpoint, body, sent_token)
+    if isinstance(change, local.Store) and change.token is None:
+        # A session whose token cannot travel in a header would be stored but never sent.
+        raise ResponseDecodeError(
+            "the new session's token is not a valid header value", status=status, excerpt=""
+        )
+    return Outcome(value=value, change=change)
 
 
 def _effect(

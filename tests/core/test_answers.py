@@ -311,3 +311,9 @@ def test_every_public_error_class_is_exported_from_both_packages() -> None:
         if isinstance(value, type) and issubclass(value, Exception):
             assert getattr(agnost, name) is value, name
             assert getattr(agnost_async, name) is value, name
+
+
+def test_a_session_token_that_cannot_be_a_header_is_a_bad_answer() -> None:
+    body = {"user": USER, "session": {**SESSION, "token": "line\nbreak"}}
+    with pytest.raises(agnost.ResponseDecodeError, match="not a valid header value"):
+        run("sign_in_with_email", answer(200, body), "a", "b", sent=None)
