@@ -16,99 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._core.errors import (
-    AccessTokenError,
-    AgnostError,
-    APIError,
-    APIKeyError,
-    ClientClosedError,
-    ClientError,
-    ConnectError,
-    CorruptStorageError,
-    EmailNotVerifiedError,
-    ErrorItem,
-    InvalidArgumentError,
-    InvalidArgumentTypeError,
-    InvalidCredentialsError,
-    InvalidSessionTokenError,
-    MissingSessionTokenError,
-    NotAllowedError,
-    RedirectError,
-    RequestTimeoutError,
-    ResponseDecodeError,
-    ResponseTooLargeError,
-    ServerError,
-    SessionTokenError,
-    StorageError,
-    TLSError,
-    TransportError,
-    UserNotFoundError,
-    ValidationError,
-)
-from ._core.http import Timeout
-from ._core.models import (
-    AuthGrant,
-    Device,
-    OperatingSystem,
-    Session,
-    SignUpResult,
-    User,
-    UserAgent,
-)
-from ._core.wire import from_wire, to_wire
-from ._version import __version__
-from .filestore import FileStore
-from .storage import MemoryStore, Storage, StoredAuth
+from ._public import *  # noqa: F403 - the names both packages share
+from ._public import __all__ as _shared
 
 if TYPE_CHECKING:
     from .client import Client, create_client
 
-__all__ = [
-    "APIError",
-    "APIKeyError",
-    "AccessTokenError",
-    "AgnostError",
-    "AuthGrant",
-    "Client",
-    "ClientClosedError",
-    "ClientError",
-    "ConnectError",
-    "CorruptStorageError",
-    "Device",
-    "EmailNotVerifiedError",
-    "ErrorItem",
-    "FileStore",
-    "InvalidArgumentError",
-    "InvalidArgumentTypeError",
-    "InvalidCredentialsError",
-    "InvalidSessionTokenError",
-    "MemoryStore",
-    "MissingSessionTokenError",
-    "NotAllowedError",
-    "OperatingSystem",
-    "RedirectError",
-    "RequestTimeoutError",
-    "ResponseDecodeError",
-    "ResponseTooLargeError",
-    "ServerError",
-    "Session",
-    "SessionTokenError",
-    "SignUpResult",
-    "Storage",
-    "StorageError",
-    "StoredAuth",
-    "TLSError",
-    "Timeout",
-    "TransportError",
-    "User",
-    "UserAgent",
-    "UserNotFoundError",
-    "ValidationError",
-    "__version__",
-    "create_client",
-    "from_wire",
-    "to_wire",
-]
+__all__ = [*_shared, "Client", "create_client"]
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 import attrs
 
@@ -21,7 +21,13 @@ from ._core.http import ClientConfig, Request, Response, Timeout
 from ._core.operations import Endpoint, Operation, handle
 from .storage import Storage, default_store
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_TIMEOUT", "BaseClient", "Settled"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_TIMEOUT",
+    "BaseClient",
+    "ClientOptions",
+    "Settled",
+]
 
 T = TypeVar("T")
 
@@ -59,6 +65,29 @@ class Settled(Generic[T]):
         return self.value  # type: ignore[return-value]
 
 
+class ClientOptions(TypedDict, total=False):
+    """The options of ``create_client`` in both flavours, besides ``env_url``, ``client_key``
+    and ``http_session``.
+
+    - ``api_key``: sent as ``Authorization`` when given.
+    - ``storage``: keeps the session and user (default: this env URL and key's profile in
+      the file store, see :class:`agnost.FileStore`; :class:`agnost.MemoryStore` keeps them
+      in this process only).
+    - ``sign_in_redirect``: called with no arguments after the session is invalidated (by
+      ``invalidate_session`` or by the server refusing the session's token): the Python
+      meaning of the JavaScript client's redirect URL.
+    - ``timeout``: an :class:`agnost.Timeout`, a total in seconds, or ``None`` for no limit
+      (default: 30 s in all, 10 s to connect).
+    - ``max_response_bytes``: the cap on an answer's body (default: 4 MiB).
+    """
+
+    api_key: str | None
+    storage: Storage | None
+    sign_in_redirect: Callable[[], Any] | None
+    timeout: Timeout | float | None
+    max_response_bytes: int
+
+
 class BaseClient:
     """The flavour-independent half of a client. Not for direct use."""
 
@@ -67,11 +96,11 @@ class BaseClient:
         env_url: str,
         client_key: str,
         *,
-        api_key: str | None,
-        storage: Storage | None,
-        sign_in_redirect: Callable[[], Any] | None,
-        timeout: Timeout | float | None,
-        max_response_bytes: int,
+        api_key: str | None = None,
+        storage: Storage | None = None,
+        sign_in_redirect: Callable[[], Any] | None = None,
+        timeout: Timeout | float | None = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._config = ClientConfig.create(env_url, client_key, api_key)
         # A store the client makes is the client's to close; one it is given is the caller's.

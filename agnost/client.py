@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import requests
 
 from ._auth import Auth
-from ._base import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, BaseClient
+from ._base import BaseClient, ClientOptions
 from ._core import local
 from ._core.errors import InvalidArgumentTypeError, StorageError
-from ._core.http import Timeout
 from ._core.operations import Endpoint, Operation
 from ._transport import RequestsTransport
-from .storage import Storage
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Client", "create_client"]
 
@@ -39,28 +39,16 @@ class Client(BaseClient):
         env_url: str,
         client_key: str,
         *,
-        api_key: str | None = None,
-        storage: Storage | None = None,
-        sign_in_redirect: Callable[[], Any] | None = None,
-        timeout: Timeout | float | None = DEFAULT_TIMEOUT,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         http_session: requests.Session | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            env_url,
-            client_key,
-            api_key=api_key,
-            storage=storage,
-            sign_in_redirect=sign_in_redirect,
-            timeout=timeout,
-            max_response_bytes=max_response_bytes,
-        )
-        if inspect.iscoroutinefunction(sign_in_redirect):
+        super().__init__(env_url, client_key, **options)
+        if inspect.iscoroutinefunction(self._sign_in_redirect):
             raise InvalidArgumentTypeError(
                 "invalid_sign_in_redirect",
                 "the blocking client cannot await a coroutine function as sign_in_redirect",
             )
-        self._transport = RequestsTransport(http_session, self._timeout, max_response_bytes)
+        self._transport = RequestsTransport(http_session, self._timeout, self._max_response_bytes)
         self.auth = Auth(self)
         self._restore_blocking()
 
@@ -109,31 +97,14 @@ def create_client(
     env_url: str,
     client_key: str,
     *,
-    api_key: str | None = None,
-    storage: Storage | None = None,
-    sign_in_redirect: Callable[[], Any] | None = None,
-    timeout: Timeout | float | None = DEFAULT_TIMEOUT,
-    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     http_session: requests.Session | None = None,
+    **options: Unpack[ClientOptions],
 ) -> Client:
     """Create a blocking client for the Agnost environment at ``env_url``.
 
-    ``client_key`` is the environment's client library key; ``api_key``, when given, is
-    sent as ``Authorization``. ``storage`` keeps the session between runs (default: the
-    profile of this env URL and key in agnost's data directory). ``sign_in_redirect`` is
-    called, with no arguments, after the session is invalidated (by ``invalidate_session``
-    or by the server refusing the session's token): the Python meaning of the JS client's
-    redirect URL. ``timeout`` is an :class:`agnost.Timeout` or a total in seconds;
-    ``http_session`` is a ``requests.Session`` to use instead of a new one (it is then not
-    closed by :meth:`Client.close`).
+    ``client_key`` is the environment's client library key. ``http_session`` is a
+    ``requests.Session`` to use instead of a new one (the caller closes it). The other
+    options are those of :class:`agnost.ClientOptions`: ``api_key``, ``storage``,
+    ``sign_in_redirect``, ``timeout`` and ``max_response_bytes``.
     """
-    return Client(
-        env_url,
-        client_key,
-        api_key=api_key,
-        storage=storage,
-        sign_in_redirect=sign_in_redirect,
-        timeout=timeout,
-        max_response_bytes=max_response_bytes,
-        http_session=http_session,
-    )
+    return Client(env_url, client_key, http_session=http_session, **options)

@@ -6,19 +6,21 @@ import asyncio
 import inspect
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
-from agnost._base import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, BaseClient
+from agnost._base import BaseClient, ClientOptions
 from agnost._core import local
 from agnost._core.errors import StorageError
-from agnost._core.http import Timeout
 from agnost._core.operations import Endpoint, Operation
-from agnost.storage import MemoryStore, Storage
+from agnost.storage import MemoryStore
 
 from ._auth import AsyncAuth
 from ._transport import AiohttpTransport
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["AsyncClient", "create_client"]
 
@@ -42,23 +44,11 @@ class AsyncClient(BaseClient):
         env_url: str,
         client_key: str,
         *,
-        api_key: str | None = None,
-        storage: Storage | None = None,
-        sign_in_redirect: Callable[[], Any] | None = None,
-        timeout: Timeout | float | None = DEFAULT_TIMEOUT,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         http_session: aiohttp.ClientSession | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
-        super().__init__(
-            env_url,
-            client_key,
-            api_key=api_key,
-            storage=storage,
-            sign_in_redirect=sign_in_redirect,
-            timeout=timeout,
-            max_response_bytes=max_response_bytes,
-        )
-        self._transport = AiohttpTransport(http_session, self._timeout, max_response_bytes)
+        super().__init__(env_url, client_key, **options)
+        self._transport = AiohttpTransport(http_session, self._timeout, self._max_response_bytes)
         self._restored = False
         self._restoring: asyncio.Future[None] | None = None
         self.auth = AsyncAuth(self)
@@ -130,25 +120,13 @@ def create_client(
     env_url: str,
     client_key: str,
     *,
-    api_key: str | None = None,
-    storage: Storage | None = None,
-    sign_in_redirect: Callable[[], Any] | None = None,
-    timeout: Timeout | float | None = DEFAULT_TIMEOUT,
-    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     http_session: aiohttp.ClientSession | None = None,
+    **options: Unpack[ClientOptions],
 ) -> AsyncClient:
     """Create an async client for the Agnost environment at ``env_url``.
 
-    Takes the same arguments as :func:`agnost.create_client`; ``sign_in_redirect`` may also
-    be a coroutine function, and ``http_session`` is an ``aiohttp.ClientSession``.
+    Takes the options of :func:`agnost.create_client` (:class:`agnost.ClientOptions`);
+    ``sign_in_redirect`` may also be a coroutine function, and ``http_session`` is an
+    ``aiohttp.ClientSession`` (the caller closes it).
     """
-    return AsyncClient(
-        env_url,
-        client_key,
-        api_key=api_key,
-        storage=storage,
-        sign_in_redirect=sign_in_redirect,
-        timeout=timeout,
-        max_response_bytes=max_response_bytes,
-        http_session=http_session,
-    )
+    return AsyncClient(env_url, client_key, http_session=http_session, **options)

@@ -33,6 +33,7 @@ import requests
 import agnost
 import agnost_async
 from agnost._core.http import Response
+from tests import samples
 
 ROUNDS = 25
 CALLS = 100  # per variant per round
@@ -46,18 +47,9 @@ PATH = "/e:bench/_api/rest/v1/auth/sessions"
 
 def _session(i: int) -> dict[str, Any]:
     return {
-        "userId": "6233247fb46a9b5bb144e797",
+        **samples.SESSION,
         "token": f"{TOKEN}-{i}",
         "creationDtm": f"2022-03-17T13:17:5{i}.903Z",
-        "userAgent": {
-            "family": "Chrome",
-            "major": "99",
-            "minor": "0",
-            "patch": "4844",
-            "device": {"family": "Other", "major": "0", "minor": "0", "patch": "0"},
-            "os": {"family": "Mac OS X", "major": "10", "minor": "15", "patch": "7"},
-        },
-        "accessGroupKeys": [],
     }
 
 

@@ -29,6 +29,7 @@ import pytest
 
 import agnost
 import agnost_async
+from tests import samples
 
 T = TypeVar("T")
 E = TypeVar("E", bound=BaseException)
@@ -47,44 +48,16 @@ CURRENT_TOKEN = "tok-current"
 NEW_TOKEN = "tok-new"
 OTHER_TOKEN = "tok-other"
 
-USER_AGENT = {
-    "family": "Chrome",
-    "major": "99",
-    "minor": "0",
-    "patch": "4844",
-    "device": {"family": "Other", "major": "0", "minor": "0", "patch": "0"},
-    "os": {"family": "Mac OS X", "major": "10", "minor": "15", "patch": "7"},
-}
-
 
 def session_wire(token: str = CURRENT_TOKEN, **changes: Any) -> dict[str, Any]:
     """A session as the server sends it (protocol.md §4)."""
-    wire = {
-        "userId": "6233247fb46a9b5bb144e797",
-        "token": token,
-        "creationDtm": "2022-03-17T13:17:50.903Z",
-        "userAgent": copy.deepcopy(USER_AGENT),
-        "accessGroupKeys": [],
-    }
-    wire.update(changes)
-    return wire
+    return {**copy.deepcopy(samples.SESSION), "token": token, **changes}
 
 
 def user_wire(**changes: Any) -> dict[str, Any]:
     """A user as the server sends it, with custom fields of the app's user model."""
-    wire: dict[str, Any] = {
-        "_id": "6233247fb46a9b5bb144e797",
-        "provider": "agnost",
-        "providerUserId": "6233247fb46a9b5bb144e797",
-        "email": "john@myemail.com",
-        "signUpAt": "2022-03-17T12:07:27.514Z",
-        "lastLoginAt": "2022-03-17T13:17:50.878Z",
-        "emailVerified": True,
-        "name": "John",
-        "plan": {"tier": "pro", "seats": 3, "tags": ["a", None]},
-    }
-    wire.update(changes)
-    return wire
+    plan = {"tier": "pro", "seats": 3, "tags": ["a", None]}
+    return {**copy.deepcopy(samples.USER), "plan": plan, **changes}
 
 
 def grant_wire(token: str = NEW_TOKEN, **user_changes: Any) -> dict[str, Any]:
