@@ -66,6 +66,10 @@ class Timeout:
 
     ``connect`` bounds opening the connection; ``total`` bounds the whole exchange, from
     sending the request to the last byte of the answer. ``None`` disables a limit.
+
+    One limit of the blocking client: requests cannot stop a server that sends its status
+    line and headers a byte at a time, so there ``total`` bounds each wait for the next
+    byte, not their sum (the body is bounded in full). The async client bounds it all.
     """
 
     total: float | None = 30.0
