@@ -10,6 +10,7 @@ Exit codes, the same for every command (also in ``agnost --help``):
 4     an answer that could not be understood, or the local session store failed
 5     a smoke check failed: the server answered, but not as the protocol promises
 6     not signed in (``agnost auth whoami``)
+130   interrupted (Ctrl-C)
 ====  ===========================================================================
 
 No token is printed unless ``--show-token`` asks for it; passwords are never taken from the
@@ -51,7 +52,8 @@ EXIT_CODES_HELP = """exit codes:
   3  transport error: the server could not be reached, or timed out
   4  an answer that could not be understood, or the session store failed
   5  a smoke check failed
-  6  not signed in (auth whoami)"""
+  6  not signed in (auth whoami)
+  130  interrupted (Ctrl-C)"""
 
 HIDDEN = "[hidden]"
 
@@ -135,7 +137,10 @@ def _read_password(args: argparse.Namespace, stdin: TextIO) -> str:
     if args.password_stdin:
         password = stdin.readline().rstrip("\r\n")
     elif stdin.isatty():
-        password = getpass.getpass("Password: ")
+        try:
+            password = getpass.getpass("Password: ")
+        except EOFError:  # Ctrl-D at the prompt
+            raise UsageError("no password given") from None
     else:
         raise UsageError("no password: type it at the prompt, or pipe it with --password-stdin")
     if not password:
@@ -332,11 +337,21 @@ def add_auth(subparsers: Any) -> None:
     command("sessions", "list the user's active sessions (the current one marked *)", _sessions)
     sub = command("sign-out", "sign out the current session, another one, or several", _sign_out)
     which = sub.add_mutually_exclusive_group()
-    which.add_argument("token", nargs="?", help="the session to sign out ('-': read from stdin)")
+    which.add_argument(
+        "token",
+        nargs="?",
+        help="the session to sign out ('-': read from stdin, which keeps it out of shell"
+        " history and process lists)",
+    )
     which.add_argument("--all", action="store_true", help="sign out every session")
     which.add_argument("--others", action="store_true", help="every session but the current one")
     sub = command("grant", "exchange an access token (or a redirect URL) for a session", _grant)
-    sub.add_argument("token_or_url", metavar="TOKEN_OR_REDIRECT_URL")
+    sub.add_argument(
+        "token_or_url",
+        metavar="TOKEN_OR_REDIRECT_URL",
+        help="the access token or the redirect URL carrying it ('-': read from stdin, which"
+        " keeps it out of shell history and process lists)",
+    )
     sub = command("provider", "print the URL that starts an OAuth sign-in", _provider)
     sub.add_argument("name", help="google, facebook, twitter, apple, discord or github")
     sub.add_argument("--open", action="store_true", help="also open it in a web browser")
@@ -428,7 +443,20 @@ def _whoami(client: Any, args: argparse.Namespace, printer: _Printer, stdin: Tex
     session, user = client.auth.get_session(), client.auth.get_user()
     if session is None:
         if printer.json:
-            _print_json({"ok": False, "session": None, "user": printer.user(user)}, printer.out)
+            _print_json(
+                {
+                    "ok": False,
+                    "session": None,
+                    "user": printer.user(user),
+                    "error": {
+                        "type": None,
+                        "code": "not_signed_in",
+                        "message": "not signed in",
+                        "exit": EXIT_SIGNED_OUT,
+                    },
+                },
+                printer.out,
+            )
         else:
             print("not signed in", file=printer.out)
         return EXIT_SIGNED_OUT
@@ -504,7 +532,8 @@ def _sign_out(client: Any, args: argparse.Namespace, printer: _Printer, stdin: T
 
 
 def _grant(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
-    grant = client.auth.get_auth_grant(args.token_or_url)
+    token = stdin.readline().strip() if args.token_or_url == "-" else args.token_or_url
+    grant = client.auth.get_auth_grant(token)
     return _grant_output(printer, "signed in", grant.user, grant.session)
 
 

@@ -15,7 +15,7 @@ from ._core.errors import (
     TLSError,
     TransportError,
 )
-from ._core.http import USER_AGENT, Request, Response, Timeout
+from ._core.http import SESSION_COOKIE, USER_AGENT, Request, Response, Timeout
 from ._core.transport import BodyBuffer, describe, too_large
 
 __all__ = ["RequestsTransport"]
@@ -66,6 +66,9 @@ class RequestsTransport:
                 return Response(answer.status_code, answer.reason or "", answer.headers, body)
         except _FAILURES as exc:
             failure = _translate(request, exc)
+        finally:
+            if not self._owns_session:
+                _forget_session_cookie(self._session.cookies)
         # Raised outside the except block, so the library's exception, whose text may carry
         # the URL's query (an access token), is not kept as the context either.
         raise failure
@@ -88,6 +91,13 @@ class RequestsTransport:
         """Close the HTTP session if this transport created it."""
         if self._owns_session:
             self._session.close()
+
+
+def _forget_session_cookie(jar: requests.cookies.RequestsCookieJar) -> None:
+    """Drop the server's ``session_token`` cookie from a caller's jar: the session travels
+    in the header only, so that signing out locally also stops authenticating."""
+    for cookie in [c for c in jar if c.name == SESSION_COOKIE]:
+        jar.clear(cookie.domain, cookie.path, cookie.name)
 
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:

@@ -73,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     args = build_parser().parse_args(arguments)
     handler: Callable[[argparse.Namespace], int] = args.handler
-    return handler(args)
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("agnost: interrupted", file=sys.stderr)
+        return 130  # the shell's convention for SIGINT
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from agnost._core.errors import (
     TLSError,
     TransportError,
 )
-from agnost._core.http import USER_AGENT, Request, Response, Timeout
+from agnost._core.http import SESSION_COOKIE, USER_AGENT, Request, Response, Timeout
 from agnost._core.transport import BodyBuffer, describe, too_large
 
 __all__ = ["AiohttpTransport"]
@@ -70,6 +70,11 @@ class AiohttpTransport:
                 return Response(answer.status, answer.reason or "", answer.headers, body)
         except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
             failure = _translate(request, exc)
+        finally:
+            if not self._owns_session:
+                # The session travels in the header only: a caller's jar must not keep the
+                # server's session cookie, or signing out locally would not stop it.
+                session.cookie_jar.clear(lambda cookie: cookie.key == SESSION_COOKIE)
         # Raised outside the except block, so the library's exception, whose text may carry
         # the URL's query (an access token), is not kept as the context either.
         raise failure

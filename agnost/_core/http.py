@@ -8,6 +8,7 @@ error answers to exceptions all live here so that both flavours share them.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -28,6 +29,7 @@ from .errors import (
 
 __all__ = [
     "CLIENT_NAME",
+    "SESSION_COOKIE",
     "USER_AGENT",
     "ClientConfig",
     "Request",
@@ -41,6 +43,9 @@ __all__ = [
 
 #: The ``X-Client`` header value: which SDK is calling.
 CLIENT_NAME = "agnost-python"
+#: The cookie an Agnost server also accepts the session token from (protocol.md §7); agnost
+#: never keeps it, so that a local sign-out also stops authenticating.
+SESSION_COOKIE = "session_token"
 #: The start of the ``User-Agent`` header; each transport appends its HTTP library.
 USER_AGENT = f"{CLIENT_NAME}/{__version__}"
 
@@ -78,9 +83,16 @@ class Timeout:
     def __attrs_post_init__(self) -> None:
         for name in ("total", "connect"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, int | float) or value <= 0):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidArgumentTypeError(
+                    "invalid_timeout", f"Timeout.{name} must be a number of seconds or None"
+                )
+            if not (math.isfinite(value) and value > 0):  # NaN passes "<= 0" checks
                 raise InvalidArgumentError(
-                    "invalid_timeout", f"Timeout.{name} must be a positive number or None"
+                    "invalid_timeout",
+                    f"Timeout.{name} must be a finite positive number, or None for no limit",
                 )
 
 

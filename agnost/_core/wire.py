@@ -42,21 +42,33 @@ def _strict(kind: type[T]) -> Callable[[Any, type[T]], T]:
     return structure
 
 
+# RFC 3339, the timestamps the server sends; checked here so that what parses does not
+# depend on the Python version (3.11's fromisoformat also takes ISO week dates and more).
+_RFC3339 = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
+)
+
+
 def _structure_datetime(value: Any, _: type[datetime]) -> datetime:
     if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 string, got {type(value).__name__}")
-    # Python 3.10's fromisoformat does not take the "Z" suffix the server always sends.
-    parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp without a time zone: {value!r}")
-    return parsed
+        raise TypeError(f"expected an RFC 3339 timestamp, got {type(value).__name__}")
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        raise ValueError("not an RFC 3339 timestamp with a time zone")
+    fraction = (match["fraction"] or "")[:6].ljust(6, "0")  # microseconds, as Python keeps
+    zone = "+00:00" if match["zone"] in ("Z", "z") else match["zone"]
+    return datetime.fromisoformat(f"{match['date']}T{match['time']}.{fraction}{zone}")
 
 
 def _unstructure_datetime(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime: agnost timestamps must be timezone-aware")
+    # The server's form: UTC, milliseconds, "Z"; microseconds only when there are some.
     utc = value.astimezone(timezone.utc)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    micro = utc.microsecond
+    fraction = f"{micro // 1000:03d}" if micro % 1000 == 0 else f"{micro:06d}"
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{fraction}Z"
 
 
 def _structure_tuple_of_str(value: Any, _: Any) -> tuple[str, ...]:
@@ -110,27 +122,41 @@ def _fast_structure_fn(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any,
         arguments.append(var)
         optional = _optional_of(field.type)
         kind = optional if optional is not None else field.type
-        if field.default is attrs.NOTHING:
-            lines.append(f"    {var} = data[{wire!r}]")
-        else:
-            names[f"d_{field.name}"] = field.default
-            lines.append(f"    {var} = data.get({wire!r}, d_{field.name})")
-        # The value may be the field's default (None, ()), which is never converted.
-        skip = f"{var} is not None and " if optional is not None or field.default is None else ""
         if kind in (str, bool):
+            # Checked inline: plain strings and booleans are most of every model.
             names[f"t_{field.name}"] = kind
-            lines += [
-                f"    if {skip}{var}.__class__ is not t_{field.name}:",
-                f"        raise TypeError('{wire}: expected {kind.__name__}, got '"
+            null_ok = f"{var} is not None and " if optional is not None else ""
+            convert = [
+                f"if {null_ok}{var}.__class__ is not t_{field.name}:",
+                f"    raise TypeError('{wire}: expected {kind.__name__}, got '"
                 f" + type({var}).__name__)",
             ]
         else:
             # Nested models, timestamps and key lists: a cattrs-style hook (value, type).
             names[f"h_{field.name}"] = conv.get_structure_hook(kind)
             names[f"k_{field.name}"] = kind
-            default = f"d_{field.name}" if field.default is not attrs.NOTHING else None
-            guard = f"{var} is not {default}" if default else "True"
-            lines += [f"    if {guard}:", f"        {var} = h_{field.name}({var}, k_{field.name})"]
+            call = f"{var} = h_{field.name}({var}, k_{field.name})"
+            convert = [f"if {var} is not None:", f"    {call}"] if optional is not None else [call]
+        if field.default is attrs.NOTHING:
+            lines.append(f"    {var} = data[{wire!r}]")
+            lines += [f"    {line}" for line in convert]
+            continue
+        # A missing key takes the default (a fresh one for a factory); a present one is
+        # checked and converted like any other.
+        default = field.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            names[f"f_{field.name}"] = default.factory
+            fallback = f"f_{field.name}()"
+        else:
+            names[f"d_{field.name}"] = default
+            fallback = f"d_{field.name}"
+        lines += [
+            f"    {var} = data.get({wire!r}, NOTHING)",
+            f"    if {var} is NOTHING:",
+            f"        {var} = {fallback}",
+            "    else:",
+            *(f"        {line}" for line in convert),
+        ]
     names["known"] = frozenset(known)
     lines += [
         "    extra = {} if known.issuperset(data) else "
@@ -189,7 +215,13 @@ def from_wire(cls: type[T], data: Any) -> T:
 
 
 def to_wire(obj: Any) -> dict[str, Any]:
-    """Return a model as wire JSON: camelCase keys, ISO timestamps, custom fields included."""
+    """Return a model as wire JSON: camelCase keys, ISO timestamps, custom fields included.
+
+    The form is the server's canonical one: known fields that are ``None`` are left out,
+    timestamps are UTC with a ``Z``, milliseconds (microseconds when there are some). So
+    ``to_wire(from_wire(x)) == x`` for what Agnost servers send; stores keep the server's
+    own JSON, untouched, in any case.
+    """
     result = converter.unstructure(obj)
     if not isinstance(result, dict):
         raise TypeError(f"{type(obj).__name__} is not an agnost model")

@@ -330,3 +330,22 @@ def test_every_command_has_help(cli: Run) -> None:
     ):
         result = cli(*args, "--help")
         assert result.returncode == 0 and "usage: agnost" in result.stdout, args
+
+
+def test_grant_reads_the_redirect_url_from_stdin(cli: Run, agnost_emulator: Emulator) -> None:
+    url = agnost_emulator.base_url + "/_auth/google"
+    location = requests.get(url, allow_redirects=False, timeout=10).headers["Location"]
+    result = cli("auth", "grant", "-", "--json", stdin=location + "\n")
+    assert result.returncode == 0, result.stderr
+    assert as_json(result)["user"]["provider"] == "google"
+
+
+def test_whoami_signed_out_reports_its_error_like_every_command(cli: Run) -> None:
+    result = cli("auth", "whoami", "--json")
+    assert result.returncode == 6
+    assert as_json(result)["error"] == {
+        "type": None,
+        "code": "not_signed_in",
+        "message": "not signed in",
+        "exit": 6,
+    }

@@ -24,7 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+import requests
 
 import agnost
 import agnost_async
@@ -903,3 +905,38 @@ def test_typing_mypy_strict_sees_the_subclass_in_its_with_block(tmp_path: Path) 
     )
 
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_callers_http_session_never_keeps_the_session_cookie(
+    flavour: Flavour, agnost_emulator: Emulator
+) -> None:
+    # The emulator sets a session_token cookie on sign-in; kept in the caller's jar, it would
+    # go on authenticating after a local sign-out.
+    base = agnost_emulator.base_url.replace("127.0.0.1", "localhost")
+    key = agnost_emulator.client_key
+    if flavour.is_async:
+
+        async def run() -> None:
+            async with aiohttp.ClientSession() as http:
+                client = agnost_async.create_client(
+                    base, key, storage=agnost.MemoryStore(), http_session=http
+                )
+                await client.auth.sign_up_with_email("jar@example.com", "secret-pass", "J")
+                assert not [c for c in http.cookie_jar if c.key == "session_token"]
+                await client.auth.invalidate_session()
+                with pytest.raises(agnost.MissingSessionTokenError):
+                    await client.auth.get_user_from_db()
+                await client.aclose()
+
+        asyncio.run(run())
+    else:
+        with requests.Session() as http:
+            client = agnost.create_client(
+                base, key, storage=agnost.MemoryStore(), http_session=http
+            )
+            client.auth.sign_up_with_email("jar@example.com", "secret-pass", "J")
+            assert "session_token" not in http.cookies
+            client.auth.invalidate_session()
+            with pytest.raises(agnost.MissingSessionTokenError):
+                client.auth.get_user_from_db()
+            client.close()

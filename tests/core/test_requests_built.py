@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+import agnost
 from agnost._core import operations
 from agnost._core.errors import InvalidArgumentError, InvalidArgumentTypeError
 from agnost._core.http import ClientConfig
@@ -190,3 +191,17 @@ def test_sign_in_with_provider_returns_the_oauth_url() -> None:
     assert operations.sign_in_with_provider(BASE, "github") == BASE + "/_auth/github"
     with pytest.raises(InvalidArgumentError):
         operations.sign_in_with_provider(BASE, "../admin")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 0, -1.0])
+def test_timeouts_must_be_finite_and_positive(value: float) -> None:
+    with pytest.raises(InvalidArgumentError):
+        agnost.Timeout(total=value)
+    with pytest.raises(InvalidArgumentError):
+        agnost.Timeout(connect=value)
+
+
+@pytest.mark.parametrize("value", ["5", True, [1]])
+def test_timeouts_must_be_numbers(value: object) -> None:
+    with pytest.raises(InvalidArgumentTypeError):
+        agnost.Timeout(total=value)  # type: ignore[arg-type]

@@ -94,3 +94,41 @@ def test_the_token_is_hidden_from_repr_and_str() -> None:
 def test_wrong_shapes_are_refused_not_coerced(wire: Any) -> None:
     with pytest.raises(ValueError, match="not the wire form of a Session"):
         agnost.from_wire(agnost.Session, wire)
+
+
+@pytest.mark.parametrize(
+    ("wire", "back"),
+    [
+        ("2022-03-17T12:07:27.514Z", "2022-03-17T12:07:27.514Z"),
+        ("2022-03-17T12:07:27.514123Z", "2022-03-17T12:07:27.514123Z"),  # no digits lost
+        ("2022-03-17T14:07:27.514+02:00", "2022-03-17T12:07:27.514Z"),  # same instant, in UTC
+        ("2022-03-17T12:07:27Z", "2022-03-17T12:07:27.000Z"),
+        ("2022-03-17T12:07:27.5Z", "2022-03-17T12:07:27.500Z"),
+    ],
+)
+def test_timestamps_keep_their_instant_and_precision(wire: str, back: str) -> None:
+    user = agnost.from_wire(agnost.User, {"_id": "u", "signUpAt": wire})
+    assert agnost.to_wire(user)["signUpAt"] == back
+
+
+@pytest.mark.parametrize(
+    "wire", ["2022-W11-4T12:00Z", "2022-03-17", "2022-03-17T12:07:27", "20220317T120727Z", " "]
+)
+def test_only_rfc3339_timestamps_with_a_zone_parse_on_every_python(wire: str) -> None:
+    with pytest.raises(ValueError, match="not the wire form of a User"):
+        agnost.from_wire(agnost.User, {"_id": "u", "signUpAt": wire})
+
+
+def test_a_factory_default_is_fresh_for_each_object() -> None:
+    from agnost._core.wire import _fast_structure_fn, converter
+
+    @attrs.frozen
+    class Thing:
+        id: str
+        tags: list[str] = attrs.field(factory=list)
+        extra: dict[str, Any] = attrs.field(factory=dict)
+
+    structure = _fast_structure_fn(converter, Thing)
+    first, second = structure({"id": "a"}, Thing), structure({"id": "b"}, Thing)
+    assert first.tags == [] and first.tags is not second.tags
+    assert structure({"id": "c", "x": 1}, Thing).extra == {"x": 1}
