@@ -19,25 +19,19 @@ __all__ = ["build_parser", "main"]
 
 
 def _add_emulator(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # The options import without the emulator extra (ua-parser); run() says when it is missing.
+    from .emulator.command import add_arguments, run
+
     parser = subparsers.add_parser(
         "emulator",
         help="run a local Agnost-compatible auth server",
-        description="Run a local Agnost-compatible auth server for tests, demos and CI.",
+        description="Run a local Agnost-compatible auth server for tests, demos and CI.\n"
+        "Needs the emulator extra: pip install 'agnost[emulator]'.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    # Imported here so the rest of the command line works without the emulator extra.
-    try:
-        from .emulator.command import add_arguments, run
-    except ImportError as exc:
-        message = str(exc)
-        parser.set_defaults(handler=lambda args: _missing_extra(message))
-        return
     add_arguments(parser)
     parser.set_defaults(handler=run)
-
-
-def _missing_extra(message: str) -> int:
-    print(f"agnost emulator: {message}", file=sys.stderr)
-    return 1
 
 
 #: The subcommands, in the order ``--help`` lists them.

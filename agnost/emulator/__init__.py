@@ -34,19 +34,47 @@ The emulator-only endpoints (no client key needed):
   ``{"emailConfirmation": true, "sessionLifetime": 0}``, changes them (all or nothing; a bad
   value is a 400 ``validation_error``). Keys: ``clientKeys``, ``emailConfirmation``,
   ``sessionLifetime`` and ``accessTokenLifetime`` (seconds), ``hashCost`` (log2 of scrypt's
-  N), ``redirectUrl``.
+  N), ``redirectUrl``, ``corsOrigins``.
 - ``GET /_emulator/redirect`` the page verification links and OAuth land on when no redirect
   URL is configured; it shows the ``access_token`` it was given.
 
-Security notes: passwords are hashed with scrypt; session and access tokens are 256 random bits
-stored only as SHA-256 digests; no log line carries a token or password. The emulator has no
-protection against the network: it warns when bound to anything but loopback.
+Browsers: a page whose origin is loopback (``http://localhost:3000``, ``127.x``, ``[::1]``), or
+listed with ``--cors-origin`` (the ``corsOrigins`` setting), may call the API with credentials;
+a page on any other origin gets no CORS headers, and its requests other than GET and HEAD are
+refused (403 ``origin_not_allowed``). ``/_emulator/*`` answers no browser page on another
+origin, trusted or not: it hands out client keys and access tokens without a client key.
+
+Security notes: passwords are hashed with scrypt; session tokens are 256 random bits stored only
+as SHA-256 digests, and so are access tokens in the table the grant endpoint checks. The outbox,
+though, keeps each message as "sent": its link and access token in plaintext, in the database
+too, since that is how tests receive them (they are test data: an access token is single-use
+and expires after ``accessTokenLifetime``). A database file is therefore created readable by its
+owner only (``0600``). With a file database and no chosen client key, the generated ``dev-...``
+key is kept in the database and reused by the next start. No log line carries a token or
+password, aiohttp's reports of malformed requests included. The emulator has no protection
+against the network: it warns when bound to anything but loopback.
 """
 
 from __future__ import annotations
 
-from .app import create_app
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .config import ConfigError, EmulatorConfig
-from .server import Emulator, OutboxMessage
+
+if TYPE_CHECKING:
+    from .app import create_app
+    from .server import Emulator, OutboxMessage
 
 __all__ = ["ConfigError", "Emulator", "EmulatorConfig", "OutboxMessage", "create_app"]
+
+# Imported on first use: these need ua-parser (the ``emulator`` extra), and the command line
+# imports this package to register ``agnost emulator`` whether the extra is installed or not.
+_LAZY = {"Emulator": ".server", "OutboxMessage": ".server", "create_app": ".app"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)

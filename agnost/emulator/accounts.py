@@ -8,6 +8,7 @@ is slow: password hashing happens before, off both the loop and the database thr
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -44,8 +45,9 @@ def with_query(url: str, **params: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def new_user_doc(now: float, **fields: Any) -> dict[str, Any]:
-    """A new user's document with a fresh id; ``provider`` defaults to ``"agnost"``."""
+def new_user_doc(now: float, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A new user's document with a fresh id and ``fields`` (custom ones too, of any name);
+    ``provider`` defaults to ``"agnost"``."""
     user_id = new_object_id()
     doc: dict[str, Any] = {
         "_id": user_id,

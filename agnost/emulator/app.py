@@ -1,4 +1,4 @@
-"""The aiohttp application: routes, CORS, the client-key check, JSON errors, a safe access log."""
+"""The aiohttp application: routes, CORS, the client-key check, JSON errors, safe logs."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
 from . import admin, auth, oauth
 from .config import EmulatorConfig
-from .db import DatabaseThread
+from .db import Database, DatabaseThread
 from .errors import Refusal, error_body
+from .origins import origin_allowed
 from .state import STATE, EmulatorState
 
-__all__ = ["AccessLogger", "create_app"]
+__all__ = ["SERVER_LOGGER", "AccessLogger", "create_app"]
 
 _log = logging.getLogger("agnost.emulator")
 
@@ -55,26 +57,58 @@ _CORS_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "X-Client, X-Client-Key, Session, Authorization, Content-Type",
     "Access-Control-Max-Age": "600",
-    "Vary": "Origin",
 }
+
+#: Methods a page on any origin can make a browser send without asking first (no preflight);
+#: only these are served to an origin the emulator does not trust, and without CORS headers,
+#: so the page cannot read the answer.
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+def _is_emulator_only(path: str) -> bool:
+    return path == "/_emulator" or path.startswith("/_emulator/")
 
 
 @web.middleware
 async def _cors(request: web.Request, handler: Handler) -> StreamResponse:
-    """Let a web app on another local origin (``localhost:3000``) call the emulator.
+    """Let a web app on a trusted origin (``localhost:3000``) call the API, and no other.
 
-    The official client fetches with ``credentials: "include"``, which browsers allow only
-    when the answer names the origin (not ``*``) and allows credentials. Preflights are
-    answered here, before routing, since no route takes OPTIONS.
+    Trusted: origins whose host is loopback (``localhost``, 127.0.0.0/8, ``[::1]``) and those
+    in the ``corsOrigins`` setting. The official client fetches with ``credentials:
+    "include"``, which browsers allow only when the answer names the origin (not ``*``) and
+    allows credentials. ``/_emulator/*`` (outbox tokens, client keys, settings) never answers
+    a browser page on another origin, trusted or not. Requests without an ``Origin`` (curl,
+    Node, the Python clients) are not browser pages and pass untouched. Preflights are answered
+    here, before routing, since no route takes OPTIONS.
     """
     origin = request.headers.get("Origin")
     if origin is None:
         return await handler(request)
+    trusted = not _is_emulator_only(request.path) and origin_allowed(
+        origin, request.app[STATE].config.cors_origins
+    )
+    if not trusted:
+        if request.method in _SAFE_METHODS:
+            response = await handler(request)
+            response.headers.add("Vary", "Origin")
+            return response
+        # A preflight, or a "simple" POST a page may send without one: refused before it
+        # can do anything (sign out, reset the data).
+        refusal = Refusal(
+            403,
+            "origin_not_allowed",
+            "Browser requests from this origin are not allowed"
+            + ("" if _is_emulator_only(request.path) else " (see --cors-origin)"),
+        )
+        refused = refusal.response()
+        refused.headers["Vary"] = "Origin"
+        return refused
     if request.method == "OPTIONS":
-        response: StreamResponse = web.Response(status=204)
+        response = web.Response(status=204)
     else:
         response = await handler(request)
     response.headers.update(_CORS_HEADERS)
+    response.headers.add("Vary", "Origin")
     response.headers["Access-Control-Allow-Origin"] = origin
     return response
 
@@ -107,18 +141,58 @@ class AccessLogger(AbstractAccessLogger):
         )
 
 
+class _MalformedRequestFilter(logging.Filter):
+    """Turns aiohttp's report of a request it could not parse into one sanitised line.
+
+    aiohttp logs such a request at ERROR with the parser's exception, whose message quotes
+    the offending bytes: a ``Session`` header, a ``?key=`` access token. The line kept names
+    only the kind of fault, at WARNING.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = "refused a malformed request (%s, HTTP %d)"
+            record.args = (type(exc).__name__, int(getattr(exc, "code", 400) or 400))
+            record.exc_info = None
+            record.exc_text = None
+            record.stack_info = None
+            # A client's fault, not the server's: a warning, not aiohttp's ERROR.
+            if record.levelno > logging.WARNING:
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+#: The logger the emulator's HTTP server reports its own faults to, in place of aiohttp's
+#: ``aiohttp.server`` (left alone, for other aiohttp servers in the process).
+SERVER_LOGGER = logging.getLogger("agnost.emulator.http")
+SERVER_LOGGER.addFilter(_MalformedRequestFilter())
+
+
 async def _close_database(app: web.Application) -> None:
     app[STATE].db.close()
 
 
-def create_app(config: EmulatorConfig, database: str) -> web.Application:
+def create_app(
+    config: EmulatorConfig, database: str, *, keep_generated_key: bool = False
+) -> web.Application:
     """Build the emulator app over the SQLite database at ``database`` (or ``":memory:"``).
 
     The database is opened (created and migrated if needed) now and closed when the app is
-    cleaned up.
+    cleaned up; one that cannot be is a :class:`~agnost.emulator.db.StorageError`. With
+    ``keep_generated_key``, ``config``'s only client key was generated, not chosen: the
+    database's stored development key replaces it, or it is stored to be reused next time.
     """
+    db = DatabaseThread(database)
+    if keep_generated_key:
+        try:
+            key = db.call(Database.development_client_key, config.client_keys[0])
+            config.update({"clientKeys": [key]})
+        except BaseException:
+            db.close()
+            raise
     app = web.Application(middlewares=[_cors, _json_errors, _client_key])
-    app[STATE] = EmulatorState(config=config, db=DatabaseThread(database))
+    app[STATE] = EmulatorState(config=config, db=db)
     app.on_cleanup.append(_close_database)
     auth.add_routes(app)
     app.add_routes(oauth.routes)

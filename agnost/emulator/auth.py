@@ -162,7 +162,7 @@ async def _sign_up(request: web.Request, kind: str) -> web.Response:
 
     confirm = kind == "email" and state.config.email_confirmation
     now = state.clock()
-    user = accounts.new_user_doc(now, **extra)
+    user = accounts.new_user_doc(now, extra)
     if kind == "email":
         user.update(email=identity, emailVerified=False)
     else:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
-import platformdirs
-
+# Nothing here needs ua-parser (nor aiohttp) at import time: the options are registered, and
+# ``--help`` works, without the ``emulator`` extra; :func:`run` says what is missing.
+from ..filestore import default_data_dir
 from .config import (
     DEFAULT_HASH_COST,
     DEFAULT_SESSION_LIFETIME,
@@ -24,17 +26,28 @@ from .config import (
     ConfigError,
     EmulatorConfig,
 )
-from .db import SchemaTooNewError
-from .server import is_loopback, serve_forever
+from .db import StorageError
+from .origins import is_loopback
 
 __all__ = ["DEFAULT_PORT", "add_arguments", "default_database_path", "run"]
 
 DEFAULT_PORT = 8787
 
+# The codes of agnost's command line (``agnost --help``) that the emulator can end with.
+EXIT_OK = 0
+EXIT_USAGE = 2  # bad options, or the emulator extra is not installed
+EXIT_TRANSPORT = 3  # the address cannot be bound
+EXIT_STORAGE = 4  # the database cannot be used
+
+MISSING_EXTRA = (
+    "the emulator needs ua-parser, which is not installed: pip install 'agnost[emulator]'"
+)
+
 
 def default_database_path() -> Path:
-    """Where the emulator keeps its data unless told otherwise: the user data dir of agnost."""
-    return Path(platformdirs.user_data_dir("agnost")) / "emulator.sqlite3"
+    """Where the emulator keeps its data unless told otherwise: ``emulator.sqlite3`` in the
+    agnost data directory (``$AGNOST_DATA_DIR``, else the user data dir of agnost)."""
+    return default_data_dir() / "emulator.sqlite3"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,6 +100,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where verification links and OAuth redirect (default: the emulator's own page)",
     )
     parser.add_argument(
+        "--cors-origin",
+        action="append",
+        dest="cors_origins",
+        metavar="ORIGIN",
+        help="a browser origin, such as http://app.test:3000, whose pages may call the API;"
+        " repeat for several (pages on localhost, 127.x and [::1] always may)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="info",
@@ -94,8 +115,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _has_ua_parser() -> bool:
+    try:
+        importlib.import_module("ua_parser")
+    except ImportError:
+        return False
+    return True
+
+
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Serve with the options parsed into ``args`` until Ctrl-C or SIGTERM; the exit status."""
+    """Serve with the options parsed into ``args`` until Ctrl-C or SIGTERM; the exit status:
+    0 stopped, 2 bad options or no ``emulator`` extra, 3 the address cannot be bound, 4 the
+    database cannot be used."""
+    if not _has_ua_parser():
+        print(f"agnost emulator: {MISSING_EXTRA}", file=sys.stderr)
+        return EXIT_USAGE
+    from .server import serve_forever  # needs the extra
+
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
@@ -109,12 +145,19 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         )
         if not generated_key:
             config.update({"clientKeys": args.client_keys})
+        if args.cors_origins:
+            config.update({"corsOrigins": args.cors_origins})
     except ConfigError as exc:
         print(f"agnost emulator: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     database = args.db or str(default_database_path())
-    if database != ":memory:":
-        Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    in_file = database != ":memory:"
+    if in_file:
+        try:
+            Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"agnost emulator: cannot use the database {database}: {exc}", file=sys.stderr)
+            return EXIT_STORAGE
     if not is_loopback(args.host):
         print(
             f"agnost emulator: WARNING: bound to {args.host}, so other machines can reach it. "
@@ -123,7 +166,10 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         )
 
     def ready(base_url: str) -> None:
-        key_note = " (generated; pass --client-key to choose one)" if generated_key else ""
+        key_note = ""
+        if generated_key:
+            kept = " and kept in the database" if in_file else ""
+            key_note = f" (generated{kept}; pass --client-key to choose one)"
         lines = [
             f"agnost emulator running at {base_url}",
             f"  client key: {config.client_keys[0]}{key_note}",
@@ -134,17 +180,23 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         ]
         print(os.linesep.join(lines), file=out, flush=True)
 
+    serving = serve_forever(
+        config,
+        database,
+        host=args.host,
+        port=args.port,
+        on_ready=ready,
+        keep_generated_key=generated_key,
+    )
     try:
-        asyncio.run(
-            serve_forever(config, database, host=args.host, port=args.port, on_ready=ready)
-        )
+        asyncio.run(serving)
     except KeyboardInterrupt:
         pass
+    except StorageError as exc:
+        print(f"agnost emulator: {exc}", file=sys.stderr)
+        return EXIT_STORAGE
     except OSError as exc:
         print(f"agnost emulator: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    except SchemaTooNewError as exc:
-        print(f"agnost emulator: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_TRANSPORT
     print("agnost emulator stopped", file=out, flush=True)
-    return 0
+    return EXIT_OK

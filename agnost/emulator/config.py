@@ -2,7 +2,9 @@
 
 Settings live in memory for the life of the process (the command line or the in-process
 runner sets them at start); ``GET``/``PATCH /_emulator/config`` read and change them while the
-emulator runs. They are not stored in the database, so a restart starts from the options given.
+emulator runs. They are not stored in the database, so a restart starts from the options given
+(the one exception: a generated development client key is kept in a file database, so that
+clients configured with it keep working after a restart).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+
+from .origins import normalise_origin
 
 __all__ = [
     "ConfigError",
@@ -82,6 +86,18 @@ def _check_client_keys(value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _check_cors_origins(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple):
+        raise ConfigError("corsOrigins", "must be a list of origins such as http://app.test:3000")
+    normal = [normalise_origin(item) if isinstance(item, str) else None for item in value]
+    for item, checked in zip(value, normal, strict=True):
+        if checked is None:
+            raise ConfigError(
+                "corsOrigins", f"{item!r} is not an origin such as http://app.test:3000"
+            )
+    return tuple(item for item in normal if item is not None)
+
+
 def _check_bool(field: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(field, "must be true or false")
@@ -97,6 +113,8 @@ class EmulatorConfig:
     ``hash_cost`` is log2 of scrypt's N; each stored hash records its own cost, so changing it
     never locks anyone out. ``redirect_url`` is where verification links and the fake OAuth
     provider send the browser; ``None`` means the emulator's own ``/_emulator/redirect`` page.
+    ``cors_origins`` are the browser origins, beyond this machine's loopback ones
+    (``http://localhost:3000``, ``http://127.0.0.1:5173``), whose pages may call the API.
     """
 
     client_keys: tuple[str, ...] = attrs.field(factory=lambda: (new_client_key(),))
@@ -105,6 +123,7 @@ class EmulatorConfig:
     access_token_lifetime: float = DEFAULT_ACCESS_TOKEN_LIFETIME
     hash_cost: int = DEFAULT_HASH_COST
     redirect_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         # Constructed in Python, the same rules as over HTTP, so a bad option fails at start.
@@ -119,6 +138,7 @@ class EmulatorConfig:
             "accessTokenLifetime": self.access_token_lifetime,
             "hashCost": self.hash_cost,
             "redirectUrl": self.redirect_url,
+            "corsOrigins": list(self.cors_origins),
         }
 
     def update(self, changes: Mapping[str, object]) -> None:
@@ -140,6 +160,8 @@ class EmulatorConfig:
                 checked["hash_cost"] = _check_hash_cost(value)
             elif key == "redirectUrl":
                 checked["redirect_url"] = _check_redirect_url(value)
+            elif key == "corsOrigins":
+                checked["cors_origins"] = _check_cors_origins(value)
             else:
                 raise ConfigError(key, "is not a setting")
         for name, value in checked.items():

@@ -2,7 +2,9 @@
 
 The schema version is SQLite's ``PRAGMA user_version``; :data:`MIGRATIONS` holds one script per
 version and a database is brought up to date when it is opened, so data written by an older
-emulator survives an upgrade. A file database uses write-ahead logging.
+emulator survives an upgrade. A file database uses write-ahead logging, and is created readable
+by its owner only (``0600``, whatever the umask; its ``-wal`` and ``-shm`` files too): the outbox
+keeps the messages "sent" as they were sent, links and access tokens in plaintext.
 
 All SQL runs on a single dedicated thread owning the single connection
 (:class:`DatabaseThread`). The event loop never waits on SQLite, and since only one connection
@@ -17,11 +19,19 @@ import concurrent.futures
 import contextlib
 import functools
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["MIGRATIONS", "Database", "DatabaseThread", "DuplicateUserError", "SchemaTooNewError"]
+__all__ = [
+    "MIGRATIONS",
+    "Database",
+    "DatabaseThread",
+    "DuplicateUserError",
+    "SchemaTooNewError",
+    "StorageError",
+]
 
 T = TypeVar("T")
 
@@ -53,16 +63,49 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE outbox (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
-        doc TEXT NOT NULL,                  -- the message as /_emulator/outbox shows it
-        recipient TEXT NOT NULL,
-        kind TEXT NOT NULL
+        doc TEXT NOT NULL,                  -- the message as /_emulator/outbox shows it,
+        recipient TEXT NOT NULL,            -- its link and access token in plaintext: the
+        kind TEXT NOT NULL                  -- outbox is how tests receive them
+    );
+    """,
+    """
+    CREATE TABLE settings (                 -- what the emulator keeps from one run to the next
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
     );
     """,
 )
 
+#: The ``settings`` row holding the generated development client key.
+_DEV_CLIENT_KEY = "dev_client_key"
 
-class SchemaTooNewError(RuntimeError):
+#: Owner read and write only, for the database file and its companions.
+_FILE_MODE = 0o600
+
+
+class StorageError(RuntimeError):
+    """The database cannot be opened or used: not a database, not writable, a bad path."""
+
+
+class SchemaTooNewError(StorageError):
     """The database file was written by a newer emulator whose schema this one does not know."""
+
+
+def _create_private(path: str) -> None:
+    """Create the file at ``path`` readable by its owner only, unless it exists already.
+
+    SQLite would create it with the umask's mode (typically ``0644``), and the file holds the
+    outbox's access tokens.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+    except FileExistsError:
+        return
+    try:
+        if os.name == "posix":  # the umask may have taken away more than it should
+            os.fchmod(fd, _FILE_MODE)
+    finally:
+        os.close(fd)
 
 
 class DuplicateUserError(Exception):
@@ -97,23 +140,44 @@ class Database:
     from the thread of a :class:`DatabaseThread`."""
 
     def __init__(self, path: str) -> None:
-        # isolation_level=None: transactions are explicit (see transaction()), never implicit.
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._conn.execute("PRAGMA busy_timeout = 5000")
-        if path != ":memory:" and not path.startswith("file::memory:"):
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            # WAL plus NORMAL is durable across application crashes; only a power cut may
-            # lose the last transactions, which is fine for an emulator.
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._migrate()
+        """Open (creating and migrating if needed) the database at ``path``.
+
+        Raises :class:`StorageError` naming ``path`` if it cannot be used.
+        """
+        self._path = path
+        in_file = path not in ("", ":memory:") and not path.startswith("file:")
+        try:
+            if in_file:
+                _create_private(path)
+            # isolation_level=None: transactions are explicit (see transaction()).
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(f"cannot use the database {path}: {exc}") from exc
+        try:
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute("PRAGMA busy_timeout = 5000")
+            if in_file:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                # WAL plus NORMAL is durable across application crashes; only a power cut may
+                # lose the last transactions, which is fine for an emulator.
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+                # SQLite gives these the main file's mode; made sure of for older files.
+                for suffix in ("-wal", "-shm"):
+                    with contextlib.suppress(OSError):
+                        os.chmod(path + suffix, _FILE_MODE)
+            self._migrate()
+        except BaseException as exc:
+            self._conn.close()
+            if isinstance(exc, sqlite3.Error | OSError):
+                raise StorageError(f"cannot use the database {path}: {exc}") from exc
+            raise
 
     def _migrate(self) -> None:
         version = self.schema_version
         if version > len(MIGRATIONS):
             raise SchemaTooNewError(
-                f"database schema version {version} is newer than this emulator's "
-                f"({len(MIGRATIONS)}); upgrade agnost or use another --db"
+                f"the database {self._path} has schema version {version}, newer than this"
+                f" emulator's ({len(MIGRATIONS)}); upgrade agnost or use another --db"
             )
         for target, script in enumerate(MIGRATIONS[version:], start=version + 1):
             with self.transaction():
@@ -309,6 +373,22 @@ class Database:
         """Empty the outbox."""
         self._conn.execute("DELETE FROM outbox")
 
+    # --- settings ------------------------------------------------------------------------
+
+    def development_client_key(self, candidate: str) -> str:
+        """The stored development client key; if there is none, ``candidate``, now stored."""
+        with self.transaction():
+            row = self._conn.execute(
+                "SELECT value FROM settings WHERE name = ?", (_DEV_CLIENT_KEY,)
+            ).fetchone()
+            if row is not None and str(row[0]).strip():
+                return str(row[0])
+            self._conn.execute(
+                "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)",
+                (_DEV_CLIENT_KEY, candidate),
+            )
+            return candidate
+
     # --- everything ----------------------------------------------------------------------
 
     def reset(self) -> None:
@@ -332,7 +412,11 @@ class DatabaseThread:
             max_workers=1, thread_name_prefix="agnost-emulator-db"
         )
         # The connection is made on the thread that will use it.
-        self._db = self._executor.submit(Database, path).result()
+        try:
+            self._db = self._executor.submit(Database, path).result()
+        except BaseException:
+            self._executor.shutdown(wait=True)
+            raise
 
     async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(database, *args, **kwargs)`` on the database thread and return its result."""

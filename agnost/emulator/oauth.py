@@ -52,7 +52,7 @@ async def sign_in_with_provider(request: web.Request) -> web.Response:
                     fields.update(email=email, emailVerified=True)
                 if name:
                     fields["name"] = name
-                user = accounts.new_user_doc(now, **fields)
+                user = accounts.new_user_doc(now, fields)
                 db.insert_user(
                     user,
                     email=email,

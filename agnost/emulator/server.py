@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import signal
 import threading
@@ -20,9 +19,10 @@ from typing import Any, TypeVar
 import attrs
 from aiohttp import web
 
-from .app import AccessLogger, create_app
+from .app import SERVER_LOGGER, AccessLogger, create_app
 from .config import EmulatorConfig
 from .db import Database
+from .origins import is_loopback
 from .state import STATE, EmulatorState
 
 __all__ = ["Emulator", "OutboxMessage", "base_url_for", "is_loopback", "serve_forever"]
@@ -30,16 +30,6 @@ __all__ = ["Emulator", "OutboxMessage", "base_url_for", "is_loopback", "serve_fo
 T = TypeVar("T")
 
 _log = logging.getLogger("agnost.emulator")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reachable only from this machine (``localhost``, 127.x, ``::1``)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def base_url_for(host: str, port: int) -> str:
@@ -54,7 +44,7 @@ def base_url_for(host: str, port: int) -> str:
 
 
 async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log_class=AccessLogger)
+    runner = web.AppRunner(app, access_log_class=AccessLogger, logger=SERVER_LOGGER)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -78,9 +68,16 @@ async def serve_forever(
     host: str = "127.0.0.1",
     port: int = 0,
     on_ready: Callable[[str], None] = lambda url: None,
+    keep_generated_key: bool = False,
 ) -> None:
-    """Serve until cancelled (Ctrl-C) or sent SIGTERM; ``on_ready`` gets the base URL."""
-    runner, bound_port = await _start(create_app(config, database), host, port)
+    """Serve until cancelled (Ctrl-C) or sent SIGTERM; ``on_ready`` gets the base URL.
+
+    A database that cannot be used raises :class:`~agnost.emulator.db.StorageError`, an
+    address that cannot be bound :class:`OSError`. ``keep_generated_key``: see
+    :func:`~agnost.emulator.app.create_app`.
+    """
+    app = create_app(config, database, keep_generated_key=keep_generated_key)
+    runner, bound_port = await _start(app, host, port)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     # SIGTERM (from CI, docker, kill) stops as cleanly as Ctrl-C; not available on Windows.
@@ -136,6 +133,10 @@ class Emulator:
     ``redirect_url``). ``database`` is a file path or ``":memory:"`` (the default); ``port`` 0
     (the default) picks a free port. :meth:`start` and :meth:`stop` may be called directly
     instead of using ``with``.
+
+    Without ``client_keys``, the client key is a generated ``dev-...`` one; a file database
+    keeps it, so an emulator started later on the same file has the same key (read
+    :attr:`client_key` after :meth:`start`).
     """
 
     def __init__(
@@ -150,6 +151,7 @@ class Emulator:
         self.port = port
         self.database = database
         self._config = EmulatorConfig(**settings)
+        self._keep_generated_key = "client_keys" not in settings
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._app: web.Application | None = None
@@ -166,15 +168,18 @@ class Emulator:
 
         def run() -> None:
             loop = asyncio.new_event_loop()
-            self._loop = loop
             try:
-                app = create_app(self._config, self.database)
+                app = create_app(
+                    self._config, self.database, keep_generated_key=self._keep_generated_key
+                )
                 runner, port = loop.run_until_complete(_start(app, self.host, self.port))
             except BaseException as exc:
                 failure.append(exc)
                 loop.close()
                 ready.set()
                 return
+            # Set only once serving: after a failed start, nothing points at a closed loop.
+            self._loop = loop
             self._app = app
             self._base_url = base_url_for(self.host, port)
             ready.set()
@@ -190,6 +195,8 @@ class Emulator:
         if failure:
             self._thread.join()
             self._thread = None
+            self._loop = None
+            self._app = None
             raise failure[0]
         return self
 

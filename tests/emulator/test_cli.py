@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import platformdirs
+import pytest
 import requests
 
 from agnost.cli import build_parser
@@ -117,7 +119,7 @@ def test_warns_when_asked_to_bind_beyond_loopback() -> None:
         timeout=60,
     )
     assert "WARNING: bound to 192.0.2.1" in done.stderr
-    assert "cannot serve on 192.0.2.1" in done.stderr and done.returncode == 1
+    assert "cannot serve on 192.0.2.1" in done.stderr and done.returncode == 3
 
 
 def test_bad_options_are_refused() -> None:
@@ -145,5 +147,113 @@ def test_loopback_and_base_urls() -> None:
     assert base_url_for("::1", 81) == "http://[::1]:81"
 
 
-def test_the_default_database_lives_in_the_user_data_dir() -> None:
+def test_the_default_database_lives_in_the_user_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AGNOST_DATA_DIR", raising=False)
     assert default_database_path().parent == Path(platformdirs.user_data_dir("agnost"))
+
+
+def test_the_default_database_honours_agnost_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGNOST_DATA_DIR", str(tmp_path / "data"))
+    assert default_database_path() == tmp_path / "data" / "emulator.sqlite3"
+    # The command line, too: where it serves from, and what --help says.
+    with emulator_process() as (proc, banner):
+        assert f"  database:   {tmp_path / 'data' / 'emulator.sqlite3'}" in banner
+        status, _, _ = stop(proc)
+    assert status == 0 and (tmp_path / "data" / "emulator.sqlite3").is_file()
+    helped = agnost("emulator", "--help")
+    # (argparse wraps long lines, at hyphens too)
+    assert str(tmp_path / "data" / "emulator.sqlite3") in "".join(helped.stdout.split())
+
+
+def agnost(*arguments: str, pythonpath: str = str(ROOT)) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m agnost ...`` to the end; its exit status and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "agnost", *arguments],
+        env={**os.environ, "PYTHONPATH": pythonpath},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_generated_key_is_kept_in_the_database_across_starts(tmp_path: Path) -> None:
+    database = str(tmp_path / "emulator.sqlite3")
+    with emulator_process("--db", database, "--hash-cost", "4") as (proc, banner):
+        key = banner[1].split("client key: ", 1)[1].split(" ", 1)[0]
+        assert key.startswith("dev-") and "kept in the database" in banner[1]
+        base_url = banner[0].rsplit(" ", 1)[1]
+        signed_up = requests.post(
+            base_url + AUTH + "/signup-email",
+            json={"email": "ada@example.com", "password": CANARY_PASSWORD},
+            headers={"X-Client-Key": key},
+            timeout=10,
+        )
+        token = signed_up.json()["session"]["token"]
+        assert stop(proc)[0] == 0
+
+    with emulator_process("--db", database, "--cors-origin", "http://app.test") as (proc, banner):
+        assert f"client key: {key} " in banner[1]
+        base_url = banner[0].rsplit(" ", 1)[1]
+        user = requests.get(
+            base_url + AUTH + "/user", headers={"X-Client-Key": key, "Session": token}, timeout=10
+        )
+        assert user.status_code == 200
+        config = requests.get(base_url + "/_emulator/config", timeout=10).json()
+        assert config["corsOrigins"] == ["http://app.test"]
+        assert stop(proc)[0] == 0
+
+    with emulator_process("--db", database, "--client-key", "mine") as (proc, banner):
+        assert banner[1] == "  client key: mine"
+        assert stop(proc)[0] == 0
+
+
+@pytest.mark.parametrize("problem", ["not a database", "under a file"])
+def test_an_unusable_database_is_one_line_and_exit_4(tmp_path: Path, problem: str) -> None:
+    if problem == "not a database":
+        database = tmp_path / "passwd"
+        database.write_text("root:x:0:0:root:/root:/bin/bash\n" * 100)
+    else:
+        (tmp_path / "file").write_text("")
+        database = tmp_path / "file" / "emulator.sqlite3"
+
+    done = agnost("emulator", "--port", "0", "--db", str(database))
+
+    assert done.returncode == 4
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"agnost emulator: cannot use the database {database}: ")
+    assert done.stdout == ""
+
+
+def test_a_port_that_cannot_be_bound_is_one_line_and_exit_3() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = agnost("emulator", "--port", str(port), "--db", ":memory:")
+
+    assert done.returncode == 3
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"agnost emulator: cannot serve on 127.0.0.1:{port}: ")
+
+
+def test_without_the_emulator_extra_it_says_what_to_install(tmp_path: Path) -> None:
+    # A ua_parser that cannot be imported, first on the path, stands for a missing one.
+    (tmp_path / "ua_parser").mkdir()
+    (tmp_path / "ua_parser" / "__init__.py").write_text("raise ImportError('no ua_parser')\n")
+    pythonpath = os.pathsep.join([str(tmp_path), str(ROOT)])
+
+    for arguments in (
+        ["emulator"],
+        ["emulator", "--port", "0"],
+        ["emulator", "--port", "0", "--db", ":memory:", "--client-key", "k"],
+    ):
+        done = agnost(*arguments, pythonpath=pythonpath)
+        assert done.returncode == 2, (arguments, done.stderr)
+        assert "pip install 'agnost[emulator]'" in done.stderr
+        assert "Traceback" not in done.stderr
+    helped = agnost("emulator", "--help", pythonpath=pythonpath)
+    assert helped.returncode == 0 and "--client-key" in helped.stdout
+    assert "agnost[emulator]" in helped.stdout
+    assert agnost("--help", pythonpath=pythonpath).returncode == 0

@@ -4,6 +4,7 @@ one, with every logger at DEBUG."""
 from __future__ import annotations
 
 import logging
+import socket
 
 import pytest
 
@@ -62,3 +63,43 @@ def test_no_token_or_password_in_any_log_record(
     for secret in secrets:
         assert len(secret) >= 16
         assert [line for line in lines if secret in line] == []
+
+
+def send_raw(base_url: str, request: bytes) -> bytes:
+    """Send ``request`` as is on a new connection; return the status line of the answer."""
+    host, port = base_url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(request)
+        try:
+            return conn.recv(4096).split(b"\r\n", 1)[0]
+        except ConnectionResetError:  # the server may close before reading all of it
+            return b""
+
+
+def test_no_token_in_the_logs_of_a_malformed_request(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    canary = "canary-raw-3e8d11"
+    long_url = f"/_api/rest/v1/auth/grant?key={canary}{'A' * 9000}"
+    requests_sent = [
+        # A control character in a header value.
+        f"GET /_api/rest/v1/auth/grant?key={canary} HTTP/1.1\r\nHost: x\r\n"
+        f"Session: {canary}\x01\r\n\r\n",
+        # A request line longer than the parser takes.
+        f"GET {long_url} HTTP/1.1\r\nHost: x\r\n\r\n",
+        # A header line longer than the parser takes.
+        f"GET / HTTP/1.1\r\nHost: x\r\nSession: {canary}{'B' * 9000}\r\n\r\n",
+        # Not HTTP at all.
+        f"{canary} /{canary} HTTP/1.1\r\n\r\n",
+    ]
+
+    with Emulator(hash_cost=4) as emulator:
+        answers = [send_raw(emulator.base_url, raw.encode()) for raw in requests_sent]
+    # Stopped: every record the requests caused has been logged.
+
+    assert all(answer in (b"", b"HTTP/1.0 400 Bad Request") for answer in answers)
+    assert any(answer for answer in answers)
+    refusals = [r for r in caplog.records if "malformed request" in r.getMessage()]
+    assert refusals and all(r.exc_info is None for r in refusals)
+    for record in caplog.records:
+        assert canary not in caplog.handler.format(record), record.name
+        assert canary not in repr(record.args) and canary not in str(record.msg)

@@ -3,9 +3,12 @@ way the emulator refuses them (protocol.md §3, §4, §5)."""
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import pytest
+
+from agnost.emulator import accounts
 
 from .conftest import PASSWORD, Api, error_code
 
@@ -179,3 +182,14 @@ def test_a_body_without_content_type_is_read_as_json(api: Api) -> None:
 def test_unusable_bodies(api: Api, data: bytes, content_type: str, status: int, code: str) -> None:
     answer = api.post("/signin-email", data=data, headers={"Content-Type": content_type})
     assert (answer.status_code, error_code(answer)) == (status, code)
+
+
+def test_custom_fields_may_have_any_name(api: Api) -> None:
+    # Named like the parameters of the function that builds the user, among others.
+    names = [*inspect.signature(accounts.new_user_doc).parameters, "self", "kwargs", "doc"]
+    custom = {name: f"value of {name}" for name in names}
+
+    user = api.sign_up(nameOrUserData=custom)["user"]
+
+    assert {name: user[name] for name in names} == custom
+    assert api.get("/user", token=api.sign_in()).json()["now"] == "value of now"
