@@ -60,6 +60,11 @@ def user_wire(**changes: Any) -> dict[str, Any]:
     return {**copy.deepcopy(samples.USER), "plan": plan, **changes}
 
 
+def signed_in_store() -> agnost.MemoryStore:
+    """A memory store holding the current session (``CURRENT_TOKEN``) and its user."""
+    return agnost.MemoryStore(session=session_wire(CURRENT_TOKEN), user=user_wire())
+
+
 def grant_wire(token: str = NEW_TOKEN, **user_changes: Any) -> dict[str, Any]:
     """A ``{user, session}`` answer of sign-in, sign-up and grant."""
     return {"user": user_wire(**user_changes), "session": session_wire(token)}
@@ -412,3 +417,16 @@ async def _awaited(value: Awaitable[T]) -> T:
 
 
 FLAVOURS = ("sync", "async")
+
+
+def signed_in(flavour: Flavour, url: str, **options: Any) -> Any:
+    """A client of ``flavour`` for ``url`` that starts signed in (unless given a store)."""
+    options.setdefault("storage", signed_in_store())
+    return flavour.make(url, **options)
+
+
+def next_session_header(flavour: Flavour, server: RecordingServer, client: Any) -> str | None:
+    """The ``Session`` header the client sends with its next request."""
+    server.script(json_reply([]))
+    flavour.call(client, "get_all_sessions")
+    return server.last.header("Session")

@@ -19,6 +19,7 @@ from ._support import (
     grant_wire,
     json_reply,
     session_wire,
+    signed_in,
     text_reply,
     user_wire,
 )
@@ -134,11 +135,6 @@ BAD_ANSWERS = [
 ]
 
 
-def _signed_in(flavour: Flavour, server: RecordingServer, **options: Any) -> Any:
-    store = agnost.MemoryStore(session=session_wire(CURRENT_TOKEN), user=user_wire())
-    return flavour.make(server.env_url, storage=store, max_response_bytes=SMALL_CAP, **options)
-
-
 def _assert_session_unchanged(flavour: Flavour, server: RecordingServer, client: Any) -> None:
     assert client.storage.load().session == session_wire(CURRENT_TOKEN)
     assert client.storage.load().user == user_wire()
@@ -152,7 +148,9 @@ def test_a_malformed_answer_raises_a_typed_error_and_keeps_the_session(
     flavour: Flavour, server: RecordingServer, bad: Bad
 ) -> None:
     redirect = flavour.redirect_recorder()
-    client = _signed_in(flavour, server, sign_in_redirect=redirect)
+    client = signed_in(
+        flavour, server.env_url, max_response_bytes=SMALL_CAP, sign_in_redirect=redirect
+    )
     server.script(bad.reply)
 
     error = flavour.raises(bad.error, client, bad.method_name, *bad.args)
@@ -191,7 +189,9 @@ def test_the_excerpt_is_short_and_free_of_control_characters(
 def test_a_redirect_is_not_followed_and_the_session_never_reaches_the_other_origin(
     flavour: Flavour, server: RecordingServer, other_origin: RecordingServer, status: int
 ) -> None:
-    client = _signed_in(flavour, server, api_key="api-key-4567")
+    client = signed_in(
+        flavour, server.env_url, max_response_bytes=SMALL_CAP, api_key="api-key-4567"
+    )
     target = other_origin.env_url + "/_api/rest/v1/auth/sessions?access_token=acc-secret"
     server.script(Reply(status, headers=(("Location", target),)))
 
@@ -208,7 +208,7 @@ def test_a_redirect_is_not_followed_and_the_session_never_reaches_the_other_orig
 def test_a_redirect_of_a_sign_in_is_not_followed_and_stores_nothing(
     flavour: Flavour, server: RecordingServer, other_origin: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url, max_response_bytes=SMALL_CAP)
     server.script(
         Reply(307, headers=(("Location", other_origin.env_url + "/signin-email"),)),
     )
@@ -222,7 +222,7 @@ def test_a_redirect_of_a_sign_in_is_not_followed_and_stores_nothing(
 def test_a_same_origin_redirect_is_not_followed_either(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url, max_response_bytes=SMALL_CAP)
     server.script(Reply(302, headers=(("Location", "/elsewhere"),)), json_reply([]))
 
     error = flavour.raises(agnost.ResponseDecodeError, client, "get_all_sessions")
@@ -235,7 +235,9 @@ def test_an_error_answer_with_a_session_code_but_no_json_does_not_invalidate(
     flavour: Flavour, server: RecordingServer
 ) -> None:
     redirect = flavour.redirect_recorder()
-    client = _signed_in(flavour, server, sign_in_redirect=redirect)
+    client = signed_in(
+        flavour, server.env_url, max_response_bytes=SMALL_CAP, sign_in_redirect=redirect
+    )
     server.script(text_reply("invalid_session_token", 401, "text/plain"))
 
     error = flavour.raises(agnost.ResponseDecodeError, client, "get_all_sessions")
@@ -248,7 +250,7 @@ def test_an_error_answer_with_a_session_code_but_no_json_does_not_invalidate(
 def test_a_sign_in_answer_with_a_bad_shape_does_not_replace_the_stored_session(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url, max_response_bytes=SMALL_CAP)
     answer = grant_wire(NEW_TOKEN)
     answer["session"]["creationDtm"] = "not a date"
     server.script(json_reply(answer))

@@ -4,11 +4,11 @@ invalidation on a session-token error, only for the session the request was sent
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 import agnost
+from tests.samples import ERROR_CLASSES
 
 from ._support import (
     CURRENT_TOKEN,
@@ -18,22 +18,13 @@ from ._support import (
     RecordingServer,
     Reply,
     json_reply,
+    next_session_header,
     session_wire,
+    signed_in,
     user_wire,
 )
 
 ITEM = {"origin": "client_error", "code": "validation_error", "message": "bad", "details": None}
-
-
-def _signed_in(flavour: Flavour, server: RecordingServer, **options: Any) -> Any:
-    store = agnost.MemoryStore(session=session_wire(CURRENT_TOKEN), user=user_wire())
-    return flavour.make(server.env_url, storage=store, **options)
-
-
-def _next_session_header(flavour: Flavour, server: RecordingServer, client: Any) -> str | None:
-    server.script(json_reply([]))
-    flavour.call(client, "get_all_sessions")
-    return server.last.header("Session")
 
 
 # --- body shapes -----------------------------------------------------------------------------
@@ -149,28 +140,8 @@ def test_an_unknown_code_is_a_plain_api_error_or_a_server_error_by_status(
     assert type(unavailable) is agnost.ServerError
 
 
-CLASS_BY_CODE = [
-    ("invalid_session_token", 401, agnost.InvalidSessionTokenError),
-    ("missing_session_token", 401, agnost.MissingSessionTokenError),
-    ("invalid_credentials", 401, agnost.InvalidCredentialsError),
-    ("invalid_sign_in_credentials", 401, agnost.InvalidCredentialsError),
-    ("email_not_verified", 401, agnost.EmailNotVerifiedError),
-    ("not_allowed", 401, agnost.NotAllowedError),
-    ("missing_access_token", 400, agnost.AccessTokenError),
-    ("invalid_access_token", 403, agnost.AccessTokenError),
-    ("user_not_found", 404, agnost.UserNotFoundError),
-    ("validation_error", 400, agnost.ValidationError),
-    ("internal_server_error", 500, agnost.ServerError),
-    ("missing_api_key", 401, agnost.APIKeyError),
-    ("invalid_api_key", 401, agnost.APIKeyError),
-    ("expired_api_key", 403, agnost.APIKeyError),
-    ("unsupported_media_type", 415, agnost.APIError),
-    ("invalid_request_body_syntax", 400, agnost.APIError),
-]
-
-
 @pytest.mark.parametrize(
-    ("code", "status", "kind"), CLASS_BY_CODE, ids=[c[0] for c in CLASS_BY_CODE]
+    ("code", "status", "kind"), ERROR_CLASSES, ids=[f"{c[0]}-{c[1]}" for c in ERROR_CLASSES]
 )
 def test_the_error_class_is_chosen_by_code(
     flavour: Flavour, server: RecordingServer, code: str, status: int, kind: type[Exception]
@@ -201,7 +172,7 @@ def test_a_session_token_error_invalidates_the_local_session_once(
     flavour: Flavour, server: RecordingServer, shape: str
 ) -> None:
     redirect = flavour.redirect_recorder()
-    client = _signed_in(flavour, server, sign_in_redirect=redirect)
+    client = signed_in(flavour, server.env_url, sign_in_redirect=redirect)
     server.script(json_reply(SESSION_ERROR_BODIES[shape], 401))
 
     error = flavour.raises(agnost.SessionTokenError, client, "get_user_from_db")
@@ -232,7 +203,7 @@ def test_the_async_client_awaits_a_coroutine_redirect_and_calls_a_plain_one(
 
         body = SESSION_ERROR_BODIES["array"]
         for redirect in (coroutine_redirect, plain_redirect):
-            client = _signed_in(flavour, server, sign_in_redirect=redirect)
+            client = signed_in(flavour, server.env_url, sign_in_redirect=redirect)
             server.script(json_reply(body, 401))
             flavour.raises(agnost.InvalidSessionTokenError, client, "get_all_sessions")
 
@@ -256,7 +227,7 @@ def test_sign_out_of_another_token_refused_with_403_or_404_keeps_our_session(
     flavour: Flavour, server: RecordingServer, status: int
 ) -> None:
     redirect = flavour.redirect_recorder()
-    client = _signed_in(flavour, server, sign_in_redirect=redirect)
+    client = signed_in(flavour, server.env_url, sign_in_redirect=redirect)
     server.script(json_reply(SESSION_ERROR_BODIES["array"], status))
 
     error = flavour.raises(agnost.InvalidSessionTokenError, client, "sign_out", OTHER_TOKEN)
@@ -264,21 +235,21 @@ def test_sign_out_of_another_token_refused_with_403_or_404_keeps_our_session(
     assert error.status == status
     assert flavour.call(client, "get_session").token == CURRENT_TOKEN
     assert redirect.calls == []  # type: ignore[attr-defined]
-    assert _next_session_header(flavour, server, client) == CURRENT_TOKEN
+    assert next_session_header(flavour, server, client) == CURRENT_TOKEN
 
 
 def test_sign_out_of_another_token_refused_with_401_invalidates_our_session(
     flavour: Flavour, server: RecordingServer
 ) -> None:
     redirect = flavour.redirect_recorder()
-    client = _signed_in(flavour, server, sign_in_redirect=redirect)
+    client = signed_in(flavour, server.env_url, sign_in_redirect=redirect)
     server.script(json_reply(SESSION_ERROR_BODIES["object"], 401))
 
     flavour.raises(agnost.InvalidSessionTokenError, client, "sign_out", OTHER_TOKEN)
 
     assert flavour.call(client, "get_session") is None
     assert len(redirect.calls) == 1  # type: ignore[attr-defined]
-    assert _next_session_header(flavour, server, client) is None
+    assert next_session_header(flavour, server, client) is None
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
@@ -286,7 +257,7 @@ def test_sign_out_of_the_own_token_refused_invalidates_our_session(
     flavour: Flavour, server: RecordingServer, status: int
 ) -> None:
     redirect = flavour.redirect_recorder()
-    client = _signed_in(flavour, server, sign_in_redirect=redirect)
+    client = signed_in(flavour, server.env_url, sign_in_redirect=redirect)
     server.script(json_reply(SESSION_ERROR_BODIES["array"], status))
 
     flavour.raises(agnost.InvalidSessionTokenError, client, "sign_out", CURRENT_TOKEN)
@@ -316,11 +287,11 @@ def test_an_error_that_is_not_about_the_session_keeps_it(
     flavour: Flavour, server: RecordingServer
 ) -> None:
     redirect = flavour.redirect_recorder()
-    client = _signed_in(flavour, server, sign_in_redirect=redirect)
+    client = signed_in(flavour, server.env_url, sign_in_redirect=redirect)
     for code, status in [("user_not_found", 404), ("invalid_credentials", 401)]:
         server.script(json_reply({"errors": [{"code": code}]}, status))
         flavour.raises(agnost.APIError, client, "get_user_from_db")
 
     assert flavour.call(client, "get_session").token == CURRENT_TOKEN
     assert redirect.calls == []  # type: ignore[attr-defined]
-    assert _next_session_header(flavour, server, client) == CURRENT_TOKEN
+    assert next_session_header(flavour, server, client) == CURRENT_TOKEN

@@ -45,7 +45,9 @@ from ._support import (
     error_body,
     grant_wire,
     json_reply,
+    next_session_header,
     session_wire,
+    signed_in,
     text_reply,
     user_wire,
 )
@@ -54,19 +56,6 @@ PASSWORD = "secret123"
 #: How long a gated answer waits for the event it is held for; only a bound, never reached
 #: when the library behaves.
 GATE = 5.0
-
-
-def _signed_in(flavour: Flavour, server: RecordingServer, store: Any = None, **kw: Any) -> Any:
-    if store is None:
-        store = agnost.MemoryStore(session=session_wire(CURRENT_TOKEN), user=user_wire())
-    return flavour.make(server.env_url, storage=store, **kw)
-
-
-def _next_session_header(flavour: Flavour, server: RecordingServer, client: Any) -> str | None:
-    """The ``Session`` header the client sends with its next request."""
-    server.script(json_reply([]))
-    flavour.call(client, "get_all_sessions")
-    return server.last.header("Session")
 
 
 def _stored_token(flavour: Flavour, client: Any) -> str | None:
@@ -234,8 +223,8 @@ def test_sign_out_keeps_a_newer_session_stored_meanwhile_and_adopts_it(
     flavour: Flavour, server: RecordingServer, method: str
 ) -> None:
     store = agnost.MemoryStore(session=session_wire(CURRENT_TOKEN), user=user_wire())
-    leaving = _signed_in(flavour, server, store)
-    assert _next_session_header(flavour, server, leaving) == CURRENT_TOKEN
+    leaving = signed_in(flavour, server.env_url, storage=store)
+    assert next_session_header(flavour, server, leaving) == CURRENT_TOKEN
     other = flavour.make(server.env_url, storage=store)
     server.script(json_reply(grant_wire(NEW_TOKEN, name="Newer")))
     flavour.call(other, "sign_in_with_email", "new@example.com", PASSWORD)
@@ -246,8 +235,8 @@ def test_sign_out_keeps_a_newer_session_stored_meanwhile_and_adopts_it(
     assert server.last.header("Session") == CURRENT_TOKEN  # the old one was signed out
     assert _stored_token(flavour, leaving) == NEW_TOKEN
     assert flavour.call(leaving, "get_user").name == "Newer"
-    assert _next_session_header(flavour, server, leaving) == NEW_TOKEN
-    assert _next_session_header(flavour, server, other) == NEW_TOKEN
+    assert next_session_header(flavour, server, leaving) == NEW_TOKEN
+    assert next_session_header(flavour, server, other) == NEW_TOKEN
 
 
 def test_sign_out_keeps_a_newer_session_in_a_shared_file_store(
@@ -258,7 +247,7 @@ def test_sign_out_keeps_a_newer_session_in_a_shared_file_store(
 
     file_store().save({"session": session_wire(CURRENT_TOKEN)})
     leaving = flavour.make(server.env_url, storage=file_store())
-    assert _next_session_header(flavour, server, leaving) == CURRENT_TOKEN
+    assert next_session_header(flavour, server, leaving) == CURRENT_TOKEN
     other = flavour.make(server.env_url, storage=file_store())  # another process, say
     server.script(json_reply(grant_wire(NEW_TOKEN)))
     flavour.call(other, "sign_in_with_email", "new@example.com", PASSWORD)
@@ -267,19 +256,19 @@ def test_sign_out_keeps_a_newer_session_in_a_shared_file_store(
     flavour.call(leaving, "sign_out")
 
     assert file_store().load().token == NEW_TOKEN
-    assert _next_session_header(flavour, server, leaving) == NEW_TOKEN
+    assert next_session_header(flavour, server, leaving) == NEW_TOKEN
 
 
 def test_sign_out_with_nothing_newer_signs_the_client_out(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
     server.script(EMPTY_OK)
 
     flavour.call(client, "sign_out")
 
     assert flavour.call(client, "get_session") is None
-    assert _next_session_header(flavour, server, client) is None
+    assert next_session_header(flavour, server, client) is None
 
 
 def test_invalidation_adopts_a_newer_stored_session_without_redirect(
@@ -287,8 +276,8 @@ def test_invalidation_adopts_a_newer_stored_session_without_redirect(
 ) -> None:
     store = agnost.MemoryStore(session=session_wire(CURRENT_TOKEN), user=user_wire())
     redirect = flavour.redirect_recorder()
-    rejected = _signed_in(flavour, server, store, sign_in_redirect=redirect)
-    assert _next_session_header(flavour, server, rejected) == CURRENT_TOKEN
+    rejected = signed_in(flavour, server.env_url, storage=store, sign_in_redirect=redirect)
+    assert next_session_header(flavour, server, rejected) == CURRENT_TOKEN
     other = flavour.make(server.env_url, storage=store)
     server.script(json_reply(grant_wire(NEW_TOKEN)))
     flavour.call(other, "sign_in_with_email", "new@example.com", PASSWORD)
@@ -299,7 +288,7 @@ def test_invalidation_adopts_a_newer_stored_session_without_redirect(
     assert server.last.header("Session") == CURRENT_TOKEN
     assert redirect.calls == []  # type: ignore[attr-defined]
     assert _stored_token(flavour, rejected) == NEW_TOKEN
-    assert _next_session_header(flavour, server, rejected) == NEW_TOKEN
+    assert next_session_header(flavour, server, rejected) == NEW_TOKEN
 
 
 def test_invalidation_with_nothing_newer_redirects_once_for_two_failed_requests(
@@ -309,7 +298,7 @@ def test_invalidation_with_nothing_newer_redirects_once_for_two_failed_requests(
     both_sent = threading.Barrier(2, timeout=GATE)
     routed.holds["user"] = both_sent.wait  # both requests carry the token before either fails
     routed.routes["user"] = Reply(401, error_body("invalid_session_token"))
-    client = _signed_in(flavour, routed, sign_in_redirect=redirect)
+    client = signed_in(flavour, routed.env_url, sign_in_redirect=redirect)
 
     results = _concurrently(flavour, client, ("get_user_from_db", ()), ("get_user_from_db", ()))
 
@@ -394,7 +383,7 @@ HTTP_CALLS: list[tuple[str, tuple[Any, ...]]] = [
 def test_closed_clients_refuse_every_request_and_send_nothing(
     flavour: Flavour, server: RecordingServer, how: str
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
     if how == "close":
         assert not client.closed
         _close(flavour, client)
@@ -554,7 +543,7 @@ def test_header_safety_keys_that_are_not_header_safe_are_refused_at_construction
 def test_header_safety_set_session_refuses_a_token_that_is_not_header_safe(
     flavour: Flavour, server: RecordingServer, token: str
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
     session = flavour.call(client, "get_session")
     unsafe = agnost.Session(user_id=session.user_id, token=token)
 
@@ -563,7 +552,7 @@ def test_header_safety_set_session_refuses_a_token_that_is_not_header_safe(
 
     assert token not in str(info.value)
     assert _stored_token(flavour, client) == CURRENT_TOKEN
-    assert _next_session_header(flavour, server, client) == CURRENT_TOKEN
+    assert next_session_header(flavour, server, client) == CURRENT_TOKEN
 
 
 @pytest.mark.parametrize("kind", ["memory", "file"])
@@ -617,7 +606,7 @@ BAD_ARGUMENTS: list[tuple[str, tuple[Any, ...]]] = [
 def test_arguments_nan_and_lone_surrogates_are_client_side_errors(
     flavour: Flavour, server: RecordingServer, name: str, args: tuple[Any, ...]
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
 
     error = flavour.raises(agnost.InvalidArgumentError, client, name, *args)
 
@@ -633,7 +622,7 @@ def test_error_items_a_session_token_code_in_a_later_item_chooses_the_class_and_
     flavour: Flavour, server: RecordingServer
 ) -> None:
     redirect = flavour.redirect_recorder()
-    client = _signed_in(flavour, server, sign_in_redirect=redirect)
+    client = signed_in(flavour, server.env_url, sign_in_redirect=redirect)
     items = [
         {"origin": "client_error", "code": "validation_error", "message": "bad", "details": None},
         {"origin": "client_error", "code": "missing_session_token", "message": "none"},
@@ -647,13 +636,13 @@ def test_error_items_a_session_token_code_in_a_later_item_chooses_the_class_and_
     assert "missing_session_token" in str(error)
     assert flavour.call(client, "get_session") is None
     assert len(redirect.calls) == 1  # type: ignore[attr-defined]
-    assert _next_session_header(flavour, server, client) is None
+    assert next_session_header(flavour, server, client) is None
 
 
 def test_error_items_an_unknown_first_code_does_not_hide_invalid_session_token(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
     items = [
         {"origin": "client_error", "code": "some_new_code", "message": "x"},
         {"origin": "client_error", "code": "invalid_session_token", "message": "y"},
@@ -663,7 +652,7 @@ def test_error_items_an_unknown_first_code_does_not_hide_invalid_session_token(
     error = flavour.raises(agnost.InvalidSessionTokenError, client, "get_all_sessions")
 
     assert error.code == "invalid_session_token"
-    assert _next_session_header(flavour, server, client) is None
+    assert next_session_header(flavour, server, client) is None
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
@@ -673,7 +662,7 @@ def test_redirects_are_a_redirect_error_naming_only_the_target_origin(
     secret = "REDIRECT-CANARY-access-token"
     location = f"{other_origin.url}/login/path?access_token={secret}#frag"
     server.script(Reply(status, b"", headers=(("Location", location),)))
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
 
     error = flavour.raises(agnost.RedirectError, client, "get_all_sessions")
 
@@ -836,7 +825,7 @@ def test_the_async_client_awaits_a_coroutine_function_as_sign_in_redirect(
     with Flavour("async") as flavour:
         redirect = flavour.redirect_recorder()
         assert inspect.iscoroutinefunction(redirect)
-        client = _signed_in(flavour, server, sign_in_redirect=redirect)
+        client = signed_in(flavour, server.env_url, sign_in_redirect=redirect)
         server.script(Reply(401, error_body("invalid_session_token")))
 
         flavour.raises(agnost.InvalidSessionTokenError, client, "get_user_from_db")

@@ -14,36 +14,26 @@ from ._support import (
     Reply,
     grant_wire,
     json_reply,
+    next_session_header,
     session_wire,
+    signed_in,
     text_reply,
     user_wire,
 )
 
 
-def _signed_in(flavour: Flavour, server: RecordingServer, **options: object) -> object:
-    store = agnost.MemoryStore(session=session_wire(CURRENT_TOKEN), user=user_wire())
-    return flavour.make(server.env_url, storage=store, **options)
-
-
-def _next_session_header(flavour: Flavour, server: RecordingServer, client: object) -> str | None:
-    """The ``Session`` header the client sends on its next request."""
-    server.script(json_reply([]))
-    flavour.call(client, "get_all_sessions")
-    return server.last.header("Session")
-
-
 def test_a_stored_session_is_restored_and_sent_from_the_first_request(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
 
-    assert _next_session_header(flavour, server, client) == CURRENT_TOKEN
+    assert next_session_header(flavour, server, client) == CURRENT_TOKEN
 
 
 def test_sign_in_establishes_the_new_session_and_user(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
     server.script(json_reply(grant_wire(NEW_TOKEN, name="Ada", _id="new-user")))
 
     grant = flavour.call(client, "sign_in_with_email", "ada@example.com", "pw")
@@ -54,7 +44,7 @@ def test_sign_in_establishes_the_new_session_and_user(
     assert flavour.call(client, "get_session") == grant.session
     assert flavour.call(client, "get_user") == grant.user
     assert flavour.call(client, "get_user").name == "Ada"
-    assert _next_session_header(flavour, server, client) == NEW_TOKEN
+    assert next_session_header(flavour, server, client) == NEW_TOKEN
 
 
 def test_sign_in_with_phone_establishes_the_new_session(
@@ -67,7 +57,7 @@ def test_sign_in_with_phone_establishes_the_new_session(
 
     assert flavour.call(client, "get_session") == grant.session
     assert flavour.call(client, "get_user").phone == "+15551234567"
-    assert _next_session_header(flavour, server, client) == NEW_TOKEN
+    assert next_session_header(flavour, server, client) == NEW_TOKEN
 
 
 def test_the_store_keeps_the_session_and_user_exactly_as_the_server_sent_them(
@@ -93,7 +83,7 @@ def test_sign_up_with_a_session_establishes_it(flavour: Flavour, server: Recordi
     assert isinstance(result, agnost.SignUpResult)
     assert flavour.call(client, "get_session") == result.session
     assert flavour.call(client, "get_user") == result.user
-    assert _next_session_header(flavour, server, client) == NEW_TOKEN
+    assert next_session_header(flavour, server, client) == NEW_TOKEN
 
 
 def test_sign_up_without_a_session_changes_nothing_locally(
@@ -108,20 +98,20 @@ def test_sign_up_without_a_session_changes_nothing_locally(
     assert result.user.email == "john@myemail.com"
     assert flavour.call(client, "get_session") is None
     assert flavour.call(client, "get_user") is None
-    assert _next_session_header(flavour, server, client) is None
+    assert next_session_header(flavour, server, client) is None
 
 
 def test_sign_up_without_a_session_keeps_the_session_already_stored(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
     server.script(json_reply({"user": user_wire(_id="someone-else"), "session": None}))
 
     flavour.call(client, "sign_up_with_email", "new@example.com", "pw")
 
     assert flavour.call(client, "get_session").token == CURRENT_TOKEN
     assert flavour.call(client, "get_user").id == "6233247fb46a9b5bb144e797"
-    assert _next_session_header(flavour, server, client) == CURRENT_TOKEN
+    assert next_session_header(flavour, server, client) == CURRENT_TOKEN
 
 
 def test_get_auth_grant_establishes_the_granted_session(
@@ -134,70 +124,70 @@ def test_get_auth_grant_establishes_the_granted_session(
 
     assert server.last.query == "key=acc-1"
     assert flavour.call(client, "get_session") == grant.session
-    assert _next_session_header(flavour, server, client) == NEW_TOKEN
+    assert next_session_header(flavour, server, client) == NEW_TOKEN
 
 
 def test_sign_out_without_a_token_clears_the_local_session(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
 
     assert flavour.call(client, "sign_out") is None
 
     assert server.last.header("Session") == CURRENT_TOKEN
     assert flavour.call(client, "get_session") is None
     assert flavour.call(client, "get_user") is None
-    assert _next_session_header(flavour, server, client) is None
+    assert next_session_header(flavour, server, client) is None
 
 
 def test_sign_out_of_the_own_token_clears_the_local_session(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
 
     flavour.call(client, "sign_out", CURRENT_TOKEN)
 
     assert flavour.call(client, "get_session") is None
-    assert _next_session_header(flavour, server, client) is None
+    assert next_session_header(flavour, server, client) is None
 
 
 def test_sign_out_of_another_token_keeps_the_local_session(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
 
     flavour.call(client, "sign_out", OTHER_TOKEN)
 
     assert flavour.call(client, "get_session").token == CURRENT_TOKEN
     assert flavour.call(client, "get_user") is not None
-    assert _next_session_header(flavour, server, client) == CURRENT_TOKEN
+    assert next_session_header(flavour, server, client) == CURRENT_TOKEN
 
 
 def test_sign_out_all_clears_the_local_session(flavour: Flavour, server: RecordingServer) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
 
     flavour.call(client, "sign_out_all")
 
     assert flavour.call(client, "get_session") is None
     assert flavour.call(client, "get_user") is None
-    assert _next_session_header(flavour, server, client) is None
+    assert next_session_header(flavour, server, client) is None
 
 
 def test_sign_out_all_except_current_keeps_the_local_session(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
 
     flavour.call(client, "sign_out_all_except_current")
 
     assert flavour.call(client, "get_session").token == CURRENT_TOKEN
-    assert _next_session_header(flavour, server, client) == CURRENT_TOKEN
+    assert next_session_header(flavour, server, client) == CURRENT_TOKEN
 
 
 def test_an_empty_answer_that_is_not_json_is_success_for_empty_operations(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
     server.script(text_reply("OK", content_type="text/plain"))
 
     assert flavour.call(client, "sign_out_all_except_current") is None
@@ -208,7 +198,7 @@ def test_an_empty_answer_that_is_not_json_is_success_for_empty_operations(
 def test_get_user_from_db_does_not_refresh_the_stored_user(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
     server.script(json_reply(user_wire(name="Renamed")))
 
     fresh = flavour.call(client, "get_user_from_db")
@@ -220,7 +210,7 @@ def test_get_user_from_db_does_not_refresh_the_stored_user(
 def test_get_all_sessions_returns_sessions_and_changes_nothing(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
     server.script(json_reply([session_wire(CURRENT_TOKEN), session_wire(OTHER_TOKEN)]))
 
     sessions = flavour.call(client, "get_all_sessions")
@@ -237,13 +227,13 @@ def test_clear_local_data_empties_the_store_but_keeps_sending_the_token(
     flavour: Flavour, server: RecordingServer
 ) -> None:
     redirect = flavour.redirect_recorder()
-    client = _signed_in(flavour, server, sign_in_redirect=redirect)
+    client = signed_in(flavour, server.env_url, sign_in_redirect=redirect)
 
     flavour.call(client, "clear_local_data")
 
     assert flavour.call(client, "get_session") is None
     assert flavour.call(client, "get_user") is None
-    assert _next_session_header(flavour, server, client) == CURRENT_TOKEN
+    assert next_session_header(flavour, server, client) == CURRENT_TOKEN
     assert redirect.calls == []  # type: ignore[attr-defined]
 
 
@@ -251,24 +241,24 @@ def test_invalidate_session_stops_the_token_and_calls_the_redirect_once(
     flavour: Flavour, server: RecordingServer
 ) -> None:
     redirect = flavour.redirect_recorder()
-    client = _signed_in(flavour, server, sign_in_redirect=redirect)
+    client = signed_in(flavour, server.env_url, sign_in_redirect=redirect)
 
     flavour.call(client, "invalidate_session")
 
     assert flavour.call(client, "get_session") is None
     assert flavour.call(client, "get_user") is None
-    assert _next_session_header(flavour, server, client) is None
+    assert next_session_header(flavour, server, client) is None
     assert len(redirect.calls) == 1  # type: ignore[attr-defined]
 
 
 def test_invalidate_session_without_a_redirect_callback_just_signs_out(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
 
     flavour.call(client, "invalidate_session")
 
-    assert _next_session_header(flavour, server, client) is None
+    assert next_session_header(flavour, server, client) is None
 
 
 def test_set_session_stores_it_and_sends_its_token(
@@ -281,18 +271,18 @@ def test_set_session_stores_it_and_sends_its_token(
 
     assert flavour.call(client, "get_session") == session
     assert flavour.call(client, "get_user") is None
-    assert _next_session_header(flavour, server, client) == NEW_TOKEN
+    assert next_session_header(flavour, server, client) == NEW_TOKEN
 
 
 def test_set_user_only_stores_the_user(flavour: Flavour, server: RecordingServer) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
     user = agnost.from_wire(agnost.User, user_wire(name="Other name"))
 
     flavour.call(client, "set_user", user)
 
     assert flavour.call(client, "get_user") == user
     assert flavour.call(client, "get_session").token == CURRENT_TOKEN
-    assert _next_session_header(flavour, server, client) == CURRENT_TOKEN
+    assert next_session_header(flavour, server, client) == CURRENT_TOKEN
     assert server.requests and all(r.path.endswith("/sessions") for r in server.requests)
 
 
@@ -304,11 +294,11 @@ def test_set_user_when_signed_out_sends_no_session(
     flavour.call(client, "set_user", agnost.from_wire(agnost.User, user_wire()))
 
     assert flavour.call(client, "get_session") is None
-    assert _next_session_header(flavour, server, client) is None
+    assert next_session_header(flavour, server, client) is None
 
 
 def test_local_methods_send_nothing(flavour: Flavour, server: RecordingServer) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
     session = agnost.from_wire(agnost.Session, session_wire(NEW_TOKEN))
     user = agnost.from_wire(agnost.User, user_wire())
 
@@ -332,15 +322,15 @@ def test_two_clients_never_share_a_session_unless_given_the_same_store(
     flavour.call(first, "sign_in_with_email", "ada@example.com", "pw")
 
     assert flavour.call(second, "get_session") is None
-    assert _next_session_header(flavour, server, second) is None
+    assert next_session_header(flavour, server, second) is None
 
 
 def test_a_failed_call_changes_nothing_locally(flavour: Flavour, server: RecordingServer) -> None:
-    client = _signed_in(flavour, server)
+    client = signed_in(flavour, server.env_url)
     server.script(Reply(400, b'{"errors": [{"code": "validation_error"}]}'))
 
     for name in ("sign_out", "sign_out_all", "sign_out_all_except_current"):
         flavour.raises(agnost.ValidationError, client, name)
 
     assert flavour.call(client, "get_session").token == CURRENT_TOKEN
-    assert _next_session_header(flavour, server, client) == CURRENT_TOKEN
+    assert next_session_header(flavour, server, client) == CURRENT_TOKEN

@@ -3,8 +3,6 @@ connection is a typed transport error, and nothing is retried."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 import agnost
@@ -18,18 +16,12 @@ from ._support import (
     closed_port_url,
     json_reply,
     session_wire,
-    user_wire,
+    signed_in,
 )
 
 
-def _signed_in(flavour: Flavour, url: str, **options: Any) -> Any:
-    store = agnost.MemoryStore(session=session_wire(CURRENT_TOKEN), user=user_wire())
-    options.setdefault("timeout", SHORT)
-    return flavour.make(url, storage=store, **options)
-
-
 def test_a_server_that_never_answers_times_out(flavour: Flavour, server: RecordingServer) -> None:
-    client = _signed_in(flavour, server.env_url)
+    client = signed_in(flavour, server.env_url, timeout=SHORT)
     server.script(Reply(behaviour="hang"))
 
     error = flavour.raises(agnost.RequestTimeoutError, client, "get_all_sessions")
@@ -42,7 +34,7 @@ def test_a_server_that_never_answers_times_out(flavour: Flavour, server: Recordi
 def test_a_post_that_is_never_answered_times_out_and_is_sent_once(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server.env_url)
+    client = signed_in(flavour, server.env_url, timeout=SHORT)
     server.script(Reply(behaviour="hang"))
 
     flavour.raises(agnost.RequestTimeoutError, client, "sign_in_with_email", "a@b.co", "pw")
@@ -51,7 +43,7 @@ def test_a_post_that_is_never_answered_times_out_and_is_sent_once(
 
 
 def test_a_number_is_a_total_timeout(flavour: Flavour, server: RecordingServer) -> None:
-    client = _signed_in(flavour, server.env_url, timeout=0.5)
+    client = signed_in(flavour, server.env_url, timeout=0.5)
     server.script(Reply(behaviour="hang"))
 
     flavour.raises(agnost.RequestTimeoutError, client, "get_user_from_db")
@@ -63,14 +55,14 @@ def test_a_body_that_trickles_past_the_total_timeout_times_out(
     # A byte every 20 ms keeps each socket read alive; only the total deadline can stop it.
     # The server gives up after a few seconds, so a client that waits for it sees a cut body
     # (a different error) instead of hanging the test run.
-    client = _signed_in(flavour, server.env_url)
+    client = signed_in(flavour, server.env_url, timeout=SHORT)
     server.script(Reply(200, b"[" + b" " * 5000 + b"]", behaviour="trickle"))
 
     flavour.raises(agnost.RequestTimeoutError, client, "get_all_sessions")
 
 
 def test_a_refused_connection_is_a_connect_error(flavour: Flavour) -> None:
-    client = _signed_in(flavour, closed_port_url())
+    client = signed_in(flavour, closed_port_url(), timeout=SHORT)
 
     error = flavour.raises(agnost.ConnectError, client, "get_all_sessions")
 
@@ -81,7 +73,7 @@ def test_a_refused_connection_is_a_connect_error(flavour: Flavour) -> None:
 def test_sign_out_that_never_reached_the_server_raises_and_keeps_the_session(
     flavour: Flavour,
 ) -> None:
-    client = _signed_in(flavour, closed_port_url())
+    client = signed_in(flavour, closed_port_url(), timeout=SHORT)
 
     flavour.raises(agnost.ConnectError, client, "sign_out")
 
@@ -91,7 +83,7 @@ def test_sign_out_that_never_reached_the_server_raises_and_keeps_the_session(
 def test_a_connection_reset_mid_answer_is_a_connect_error(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server.env_url)
+    client = signed_in(flavour, server.env_url, timeout=SHORT)
     server.script(Reply(200, b'[{"userId": "u', behaviour="reset"))
 
     flavour.raises(agnost.ConnectError, client, "get_all_sessions")
@@ -103,7 +95,7 @@ def test_a_connection_reset_mid_answer_is_a_connect_error(
 def test_a_body_cut_short_of_its_content_length_is_a_connect_error(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server.env_url)
+    client = signed_in(flavour, server.env_url, timeout=SHORT)
     server.script(Reply(200, b'[{"userId": "u1", "tok', behaviour="truncate"))
 
     flavour.raises(agnost.ConnectError, client, "get_all_sessions")
@@ -115,7 +107,7 @@ def test_a_body_cut_short_of_its_content_length_is_a_connect_error(
 def test_a_post_reset_before_any_answer_is_not_retried(
     flavour: Flavour, server: RecordingServer, warm: bool
 ) -> None:
-    client = _signed_in(flavour, server.env_url)
+    client = signed_in(flavour, server.env_url, timeout=SHORT)
     if warm:  # a kept-alive connection is the one a client might be tempted to retry on
         server.script(json_reply([]))
         flavour.call(client, "get_all_sessions")
@@ -132,7 +124,7 @@ def test_a_post_reset_before_any_answer_is_not_retried(
 def test_a_failed_sign_in_or_sign_up_post_is_sent_exactly_once(
     flavour: Flavour, server: RecordingServer, method_name: str
 ) -> None:
-    client = _signed_in(flavour, server.env_url)
+    client = signed_in(flavour, server.env_url, timeout=SHORT)
     server.script(Reply(200, b'{"user": ', behaviour="reset"))
 
     flavour.raises(agnost.TransportError, client, method_name, "a@b.co", "pw")
@@ -143,7 +135,7 @@ def test_a_failed_sign_in_or_sign_up_post_is_sent_exactly_once(
 def test_the_client_works_again_after_a_transport_error(
     flavour: Flavour, server: RecordingServer
 ) -> None:
-    client = _signed_in(flavour, server.env_url)
+    client = signed_in(flavour, server.env_url, timeout=SHORT)
     server.script(Reply(behaviour="reset_before"), json_reply([session_wire()]))
 
     flavour.raises(agnost.ConnectError, client, "sign_out_all_except_current")

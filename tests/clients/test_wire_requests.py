@@ -24,6 +24,7 @@ from ._support import (
     grant_wire,
     json_reply,
     session_wire,
+    signed_in_store,
     user_wire,
 )
 
@@ -163,10 +164,6 @@ CROSS_CASES = [
 ]
 
 
-def _signed_in_store() -> agnost.MemoryStore:
-    return agnost.MemoryStore(session=session_wire(CURRENT_TOKEN), user=user_wire())
-
-
 def _agnost_headers(recorded: Any) -> list[str]:
     return [name for name in recorded.names if name in AGNOST_HEADERS]
 
@@ -178,7 +175,7 @@ def test_each_operation_sends_the_protocol_request(
     flavour: Flavour, server: RecordingServer, case: Case, signed_in: bool, api_key: str | None
 ) -> None:
     server.script(case.reply)
-    store = _signed_in_store() if signed_in else agnost.MemoryStore()
+    store = signed_in_store() if signed_in else agnost.MemoryStore()
     client = flavour.make(server.env_url, api_key=api_key, storage=store)
 
     flavour.call(client, case.method_name, *case.args, **case.kwargs)
@@ -220,7 +217,7 @@ def test_both_flavours_send_the_same_request_and_return_equal_results(
     for name in ("sync", "async"):
         with Flavour(name) as flavour:
             server.script(case.reply)
-            client = flavour.make(server.env_url, api_key=API_KEY, storage=_signed_in_store())
+            client = flavour.make(server.env_url, api_key=API_KEY, storage=signed_in_store())
             results[name] = flavour.call(client, case.method_name, *case.args, **case.kwargs)
             sent = server.last
             requests_sent[name] = (

@@ -12,7 +12,7 @@ import agnost
 from agnost._core import local, operations
 from agnost._core.http import Response
 from agnost._core.operations import BY_NAME, handle
-from tests.samples import SESSION, USER
+from tests.samples import ERROR_CLASSES, SESSION, USER
 
 
 def answer(status: int, body: Any = b"", reason: str = "OK", **headers: str) -> Response:
@@ -132,26 +132,7 @@ def test_a_missing_reason_phrase_reads_bad_request() -> None:
     assert info.value.status_text == "Bad Request"
 
 
-@pytest.mark.parametrize(
-    ("code", "status", "cls"),
-    [
-        ("invalid_session_token", 401, agnost.InvalidSessionTokenError),
-        ("missing_session_token", 401, agnost.MissingSessionTokenError),
-        ("invalid_credentials", 401, agnost.InvalidCredentialsError),
-        ("invalid_sign_in_credentials", 401, agnost.InvalidCredentialsError),
-        ("email_not_verified", 401, agnost.EmailNotVerifiedError),
-        ("not_allowed", 401, agnost.NotAllowedError),
-        ("missing_access_token", 400, agnost.AccessTokenError),
-        ("invalid_access_token", 403, agnost.AccessTokenError),
-        ("user_not_found", 404, agnost.UserNotFoundError),
-        ("validation_error", 400, agnost.ValidationError),
-        ("missing_api_key", 401, agnost.APIKeyError),
-        ("expired_api_key", 403, agnost.APIKeyError),
-        ("internal_server_error", 500, agnost.ServerError),
-        ("something_new", 503, agnost.ServerError),
-        ("something_new", 418, agnost.APIError),
-    ],
-)
+@pytest.mark.parametrize(("code", "status", "cls"), ERROR_CLASSES)
 def test_the_exception_class_is_chosen_by_code(
     code: str, status: int, cls: type[agnost.APIError]
 ) -> None:
