@@ -124,7 +124,7 @@ def handle(
     body = decode_json(response, secrets)
     try:
         value = op.parse(body)
-    except Exception as exc:  # cattrs groups the causes; any failure means a wrong shape
+    except Exception as exc:  # from_wire names the problem (never a value): a wrong shape
         raise ResponseDecodeError(
             f"answer does not have the shape of {op.returns}",
             status=status,
