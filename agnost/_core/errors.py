@@ -14,7 +14,7 @@ No message built here ever contains a session token: excerpts of bodies are reda
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -22,6 +22,8 @@ import attrs
 __all__ = [
     "APIError",
     "APIKeyError",
+    "DECIDING_CODES",
+    "MAX_ERROR_ITEMS",
     "AccessTokenError",
     "AgnostError",
     "ClientClosedError",
@@ -48,36 +50,46 @@ __all__ = [
     "TransportError",
     "UserNotFoundError",
     "ValidationError",
+    "api_error",
     "api_error_class",
 ]
 
 
 @attrs.frozen
 class ErrorItem:
-    """One entry of an error answer's ``errors`` array.
+    """One entry of an error answer's ``errors`` array, exactly as the server sent it.
 
     ``origin`` is ``"client_error"`` or ``"server_error"``; keys the server adds beyond the
-    four standard ones (``name``, ``specifics``, ``fields``, ...) are kept in ``extra``.
+    four standard ones (``name``, ``specifics``, ``fields``, ...) are kept in ``extra``, and
+    so is a standard key whose value is not a string (``code: 5``), so that :meth:`to_wire`
+    gives back what was sent. An entry that is not an object is ``message`` when it is a
+    string and ``details`` otherwise.
+
+    Nothing in an item is redacted: its fields may echo what the request carried (a
+    password, a token), so ``repr`` shows only ``origin`` and ``code``. The error's ``str``
+    is the redacted text for people.
     """
 
     origin: str | None = None
     code: str | None = None
-    message: str | None = None
-    details: Any = None
-    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    message: str | None = attrs.field(default=None, repr=False)
+    details: Any = attrs.field(default=None, repr=False)
+    extra: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
     @classmethod
     def from_wire(cls, item: object) -> ErrorItem:
         """Build an item from whatever the server put in its ``errors`` array."""
+        if isinstance(item, str):
+            return cls(message=item)
         if not isinstance(item, Mapping):
-            return cls(message=str(item))
-        known = {"origin", "code", "message", "details"}
+            return cls(details=item)
+        texts = {k: v for k in ("origin", "code", "message") if isinstance(v := item.get(k), str)}
         return cls(
-            origin=_str_or_none(item.get("origin")),
-            code=_str_or_none(item.get("code")),
-            message=_str_or_none(item.get("message")),
+            origin=texts.get("origin"),
+            code=texts.get("code"),
+            message=texts.get("message"),
             details=item.get("details"),
-            extra={k: v for k, v in item.items() if k not in known},
+            extra={k: v for k, v in item.items() if k != "details" and k not in texts},
         )
 
     def to_wire(self) -> dict[str, Any]:
@@ -90,10 +102,6 @@ class ErrorItem:
         }
         wire.update(self.extra)
         return wire
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 class AgnostError(Exception):
@@ -228,29 +236,46 @@ class APIError(AgnostError):
 
     Mirrors the official client's ``APIError``: ``status`` (HTTP status), ``status_text``
     (reason phrase, ``"Bad Request"`` when the server gave none) and ``items`` (the
-    ``errors`` of the body, one :class:`ErrorItem` each).
+    ``errors`` of the body, one :class:`ErrorItem` each, exactly as sent). An answer with
+    more than 100 items (``MAX_ERROR_ITEMS``) keeps the first 100 and the item whose code
+    chooses the class; ``item_count`` is how many the server sent.
+
+    ``str(error)`` is for people: the status, the deciding code and its message, with the
+    secrets of the request redacted (``message`` is that text when given; the client
+    passes it). ``repr`` shows the same text.
     """
 
-    def __init__(self, status: int, status_text: str, items: Sequence[ErrorItem]) -> None:
+    def __init__(
+        self,
+        status: int,
+        status_text: str,
+        items: Sequence[ErrorItem],
+        *,
+        item_count: int | None = None,
+        message: str | None = None,
+    ) -> None:
         self.status = status
         self.status_text = status_text
         self.items: tuple[ErrorItem, ...] = tuple(items)
-        super().__init__(self._summary())
+        self.item_count = len(self.items) if item_count is None else item_count
+        if message is None:
+            message = _summary(status, status_text, self.items, self.item_count, str)
+        super().__init__(message)
 
     @property
     def code(self) -> str | None:
         """The code that chose this exception's class (else the first item's code)."""
         return _deciding_item(self.items).code
 
-    def _summary(self) -> str:
-        first = _deciding_item(self.items)
-        label = first.code or "error"
-        message = f": {_clip(first.message)}" if first.message else ""
-        more = f" (+{len(self.items) - 1} more)" if len(self.items) > 1 else ""
-        return f"{self.status} {self.status_text} [{label}]{message}{more}"
-
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.status, self.status_text, self.items))
+        return (
+            _rebuild,
+            (
+                type(self),
+                (self.status, self.status_text, self.items),
+                {"item_count": self.item_count, "message": str(self)},
+            ),
+        )
 
 
 class SessionTokenError(APIError):
@@ -320,14 +345,51 @@ _CLASS_BY_CODE: Mapping[str, type[APIError]] = {
 SESSION_TOKEN_CODES = frozenset({"invalid_session_token", "missing_session_token"})
 
 
+#: The codes that choose an error's class, in order: a session-token code wherever it stands
+#: (the local session depends on it), else the first code with a class of its own.
+DECIDING_CODES: tuple[frozenset[str], ...] = (SESSION_TOKEN_CODES, frozenset(_CLASS_BY_CODE))
+
+#: How many items of an error answer are kept (besides the deciding one); the rest are
+#: counted in ``APIError.item_count``. Real answers carry one or a few.
+MAX_ERROR_ITEMS = 100
+
+
 def _deciding_item(items: Sequence[ErrorItem]) -> ErrorItem:
-    """The item whose code chooses the class: a session-token code wherever it stands (the
-    local session depends on it), else the first known code, else the first item."""
-    for wanted in (SESSION_TOKEN_CODES, _CLASS_BY_CODE):
+    """The item whose code chooses the class (see :data:`DECIDING_CODES`), else the first."""
+    for wanted in DECIDING_CODES:
         for item in items:
             if item.code in wanted:
                 return item
     return items[0] if items else ErrorItem()
+
+
+def api_error(
+    status: int,
+    status_text: str,
+    items: Sequence[ErrorItem],
+    *,
+    item_count: int,
+    redact: Callable[[str], str],
+) -> APIError:
+    """The :class:`APIError` subclass the items call for, its text passed through ``redact``."""
+    message = _summary(status, status_text, items, item_count, redact)
+    cls = api_error_class(status, items)
+    return cls(status, status_text, items, item_count=item_count, message=message)
+
+
+def _summary(
+    status: int,
+    status_text: str,
+    items: Sequence[ErrorItem],
+    item_count: int,
+    redact: Callable[[str], str],
+) -> str:
+    # Redacted before clipping, so that a clip never leaves half a secret.
+    first = _deciding_item(items)
+    label = first.code or "error"
+    message = f": {_clip(redact(first.message))}" if first.message else ""
+    more = f" (+{item_count - 1} more)" if item_count > 1 else ""
+    return redact(f"{status} {status_text} [{label}]") + message + more
 
 
 def api_error_class(status: int, items: Sequence[ErrorItem]) -> type[APIError]:

@@ -7,10 +7,12 @@ error answers to exceptions all live here so that both flavours share them.
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -18,13 +20,15 @@ import attrs
 
 from .._version import __version__
 from .errors import (
+    DECIDING_CODES,
+    MAX_ERROR_ITEMS,
     APIError,
     ErrorItem,
     InvalidArgumentError,
     InvalidArgumentTypeError,
     RedirectError,
     ResponseDecodeError,
-    api_error_class,
+    api_error,
 )
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "error_from_response",
     "excerpt",
     "header_safe",
+    "redactor",
 ]
 
 #: The ``X-Client`` header value: which SDK is calling.
@@ -171,20 +176,35 @@ class Response:
 
 
 def decode_json(response: Response, secrets: Iterable[str]) -> Any:
-    """Decode the body as JSON, or raise :class:`ResponseDecodeError`."""
+    """Decode the body as JSON, or raise :class:`ResponseDecodeError`.
+
+    Linear in the body. Python's cyclic garbage collector is paused meanwhile: what
+    ``json.loads`` builds cannot hold a reference cycle, and collecting while it allocates
+    a body of small arrays made decoding 4 MiB take five times as long.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return json.loads(response.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        too_deep = isinstance(exc, RecursionError)
         raise ResponseDecodeError(
-            "answer is not valid JSON", status=response.status, excerpt=excerpt(response, secrets)
+            "answer is nested too deeply" if too_deep else "answer is not valid JSON",
+            status=response.status,
+            excerpt=excerpt(response, secrets),
         ) from None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def error_from_response(response: Response, secrets: Iterable[str]) -> APIError:
     """Turn an error answer into the :class:`APIError` subclass its code calls for.
 
     ``items`` follow the official client: ``errors`` when it is an array, ``[errors]`` when
-    it is one object, the body itself when it is a bare array, ``[body]`` otherwise.
+    it is one object, the body itself when it is a bare array, ``[body]`` otherwise. They
+    are kept exactly as sent, at most ``MAX_ERROR_ITEMS`` (100) of them (plus
+    the one whose code decides the class); only the error's text is redacted.
     A body that is not JSON raises :class:`ResponseDecodeError` instead.
     """
     secrets = tuple(secrets)
@@ -197,18 +217,49 @@ def error_from_response(response: Response, secrets: Iterable[str]) -> APIError:
         raw = body
     else:
         raw = [body]
-    items = [_redacted(ErrorItem.from_wire(item), secrets) for item in raw]
-    status_text = response.reason or _DEFAULT_STATUS_TEXT
-    return api_error_class(response.status, items)(response.status, status_text, items)
+    return api_error(
+        response.status,
+        response.reason or _DEFAULT_STATUS_TEXT,
+        [ErrorItem.from_wire(item) for item in _kept(raw)],
+        item_count=len(raw),
+        redact=redactor(secrets),
+    )
 
 
-def redirect_error(response: Response) -> RedirectError:
-    """A 3xx answer: agnost never follows redirects, so the session never leaves the origin."""
+def _kept(raw: list[Any]) -> list[Any]:
+    """The first :data:`MAX_ERROR_ITEMS` items, and the first later one with a deciding code
+    when none of those has one (a session-token code far down still clears the session)."""
+    kept = raw[:MAX_ERROR_ITEMS]
+    rest = raw[MAX_ERROR_ITEMS:]
+    for wanted in DECIDING_CODES if rest else ():
+        if any(_code(item) in wanted for item in kept):
+            break
+        later = next((item for item in rest if _code(item) in wanted), None)
+        if later is not None:
+            return [*kept, later]
+    return kept
+
+
+def _code(item: Any) -> Any:
+    return item.get("code") if isinstance(item, dict) else None
+
+
+def redirect_error(response: Response) -> ResponseDecodeError:
+    """A 3xx answer: agnost never follows redirects, so the session never leaves the origin.
+
+    A 304 is no redirect (agnost never sends a conditional request), nor is a 3xx without
+    a ``Location``: both are answers agnost cannot use.
+    """
     location = response.headers.get("Location") or response.headers.get("location") or ""
-    parts = urlsplit(location)
-    # Only the origin is kept: the rest of a redirect URL may carry an access token.
-    origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else "the same origin"
-    return RedirectError(status=response.status, location_origin=origin)
+    if response.status == 304 or not location:
+        what = "304 Not Modified" if response.status == 304 else "redirect without a Location"
+        return ResponseDecodeError(f"unexpected {what}", status=response.status, excerpt="")
+    parts = urlsplit(_CONTROL.sub(" ", location))
+    # Only scheme, host and port are kept: the path or query may carry an access token,
+    # the user information a password.
+    host = parts.netloc.rpartition("@")[2]
+    origin = f"{parts.scheme}://{host}" if host else "the same origin"
+    return RedirectError(status=response.status, location_origin=_clipped(origin))
 
 
 # Control characters, and runs of white space (newlines, tabs) folded into one space.
@@ -216,35 +267,57 @@ _CONTROL = re.compile(r"[\s\x00-\x1f\x7f]+")
 _TOKEN_FIELD = re.compile(
     r'("(?:token|session|sessionToken|access_token|accessToken|key|password)"\s*:\s*")[^"]*'
 )
+_REDACTED = "[redacted]"
+_WORD = re.compile(r"\w")
+# The length from which a secret is distinctive (NIST's minimum for a password).
+_DISTINCTIVE = 8
 
 
 def excerpt(response: Response, secrets: Iterable[str] = ()) -> str:
     """A short, printable start of the body with known secrets and token fields redacted."""
-    text = response.body[: _EXCERPT_LIMIT * 4].decode("utf-8", errors="replace")
-    text = _redact(_CONTROL.sub(" ", text), secrets)
-    text = _TOKEN_FIELD.sub(r"\1[redacted]", text)
+    secrets = tuple(secrets)
+    # A secret cut at the end of the window is out of the excerpt once it is clipped.
+    window = 4 * (_EXCERPT_LIMIT + max(map(len, secrets), default=0))
+    text = redactor(secrets)(response.body[:window].decode("utf-8", errors="replace"))
+    return _clipped(_TOKEN_FIELD.sub(r"\1" + _REDACTED, _CONTROL.sub(" ", text)))
+
+
+def _clipped(text: str) -> str:
     return text if len(text) <= _EXCERPT_LIMIT else text[: _EXCERPT_LIMIT - 1] + "…"
 
 
-def _redact(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
+def redactor(secrets: Iterable[str]) -> Callable[[str], str]:
+    """The function that redacts ``secrets`` from free text shown to people: an error's
+    message, an excerpt of a body. Codes, statuses and data are never passed through it.
+
+    One regular expression, one pass, whatever the number of secrets (longest first). A
+    secret is replaced only where it stands as a whole token: an edge of the secret that is
+    a word character must not touch another word character (``in`` is not found in
+    ``invalid``, nor ``pass`` in ``password``), so no other word is ever cut. And only a
+    distinctive secret is redacted: at least 8 characters with one that is not a letter,
+    or at least 16 letters. A shorter or letters-only one may be a word of the server's own
+    text ("Invalid email or password" for the password ``password``), where a marker would
+    alter that text and tell the secret by where it stands; such a secret is shown as the
+    server wrote it, even when the server echoes it.
+    """
+    distinct = sorted({s for s in secrets if _distinctive(s)}, key=len, reverse=True)
+    if not distinct:
+        return _unchanged
+    pattern = re.compile("|".join(map(_whole_token, distinct)))
+    return functools.partial(pattern.sub, _REDACTED)
+
+
+def _distinctive(secret: str) -> bool:
+    return len(secret) >= 2 * _DISTINCTIVE or (
+        len(secret) >= _DISTINCTIVE and not secret.isalpha()
+    )
+
+
+def _whole_token(secret: str) -> str:
+    before = r"(?<!\w)" if _WORD.match(secret[0]) else ""
+    after = r"(?!\w)" if _WORD.match(secret[-1]) else ""
+    return before + re.escape(secret) + after
+
+
+def _unchanged(text: str) -> str:
     return text
-
-
-def _redacted(item: ErrorItem, secrets: tuple[str, ...]) -> ErrorItem:
-    """The item with every known secret replaced, wherever it stands in the item."""
-    if not secrets:
-        return item
-    return ErrorItem.from_wire(_redact_deep(item.to_wire(), secrets))
-
-
-def _redact_deep(value: Any, secrets: tuple[str, ...]) -> Any:
-    if isinstance(value, str):
-        return _redact(value, secrets)
-    if isinstance(value, Mapping):
-        return {k: _redact_deep(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_deep(v, secrets) for v in value]
-    return value

@@ -127,7 +127,8 @@ def test_an_error_message_echoing_a_secret_shows_no_canary(
     error = flavour.raises(agnost.APIError, client, "get_auth_grant", ACCESS_TOKEN)
 
     assert error.status == 403
-    assert _leaks(error, error.items[0].message) == []
+    assert _leaks(error, error.items[0], error.items) == []
+    assert error.items[0].to_wire() == {**body["errors"][0], "details": None}  # data exact
 
 
 @pytest.mark.parametrize("role", SECRETS)

@@ -250,9 +250,17 @@ def test_a_redirect_is_a_redirect_error_with_only_the_origin(status: int) -> Non
     assert "/path/x" not in str(error)
 
 
-def test_a_redirect_without_location_names_the_same_origin() -> None:
+def test_a_redirect_without_location_is_an_unusable_answer_not_a_redirect() -> None:
     error = redirect_error(answer(302))
 
+    assert type(error) is errors.ResponseDecodeError
+    assert "without a Location" in str(error)
+
+
+def test_a_relative_redirect_names_the_same_origin() -> None:
+    error = redirect_error(answer(302, Location="/login?access_token=x"))
+
+    assert isinstance(error, errors.RedirectError)
     assert error.location_origin == "the same origin"
 
 
@@ -264,14 +272,15 @@ def test_the_redirect_error_is_public() -> None:
 
 
 def _texts(error: BaseException) -> str:
-    parts = [str(error), repr(error)]
+    """The text an error shows people; its items' data stay exact (not part of this)."""
+    parts = [str(error), repr(error), repr(error.args)]
     for item in getattr(error, "items", ()):
-        parts += [repr(item), json.dumps(item.to_wire())]
+        parts.append(repr(item))
     parts.append(getattr(error, "excerpt", "") or "")
     return "\n".join(parts)
 
 
-def test_secrets_are_redacted_from_every_part_of_an_item() -> None:
+def test_secrets_are_redacted_from_the_text_and_kept_exact_in_the_items() -> None:
     item = {
         "code": "invalid_api_key",
         "message": f"bad key {API_KEY}",
@@ -282,6 +291,7 @@ def test_secrets_are_redacted_from_every_part_of_an_item() -> None:
 
     assert isinstance(error, errors.APIKeyError)
     assert API_KEY not in _texts(error)
+    assert error.items[0].to_wire() == {"origin": None, **item}
 
 
 @pytest.mark.parametrize(
