@@ -13,6 +13,7 @@ import aiohttp
 from agnost._base import BaseClient, ClientOptions
 from agnost._core import local
 from agnost._core.errors import StorageError
+from agnost._core.http import LARGE_ANSWER_BYTES
 from agnost._core.operations import Endpoint, Operation
 from agnost.storage import MemoryStore
 
@@ -80,7 +81,10 @@ class AsyncClient(BaseClient):
         await self._ensure_restored()
         token = self._token
         response = await self._transport.send(self._request(endpoint, token))
-        settled = self._settle(op, endpoint, response, token)
+        if len(response.body) > LARGE_ANSWER_BYTES:  # decoding it would stall the loop
+            settled = await asyncio.to_thread(self._settle, op, endpoint, response, token)
+        else:
+            settled = self._settle(op, endpoint, response, token)
         if settled.change is not None:
             try:
                 await self._apply(settled.change)

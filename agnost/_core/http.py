@@ -33,6 +33,7 @@ from .errors import (
 
 __all__ = [
     "CLIENT_NAME",
+    "LARGE_ANSWER_BYTES",
     "SESSION_COOKIE",
     "USER_AGENT",
     "ClientConfig",
@@ -53,6 +54,10 @@ CLIENT_NAME = "agnost-python"
 SESSION_COOKIE = "session_token"
 #: The start of the ``User-Agent`` header; each transport appends its HTTP library.
 USER_AGENT = f"{CLIENT_NAME}/{__version__}"
+
+#: Answers larger than this are decoded off the event loop by the async client: a 4 MiB
+#: answer takes about 100 ms to decode and parse (tests/benchmarks/bench_hostile_answers.py).
+LARGE_ANSWER_BYTES = 64 * 1024
 
 _DEFAULT_STATUS_TEXT = "Bad Request"
 _EXCERPT_LIMIT = 200

@@ -8,11 +8,15 @@ back unchanged by :func:`agnost.to_wire`. Session tokens never appear in a ``rep
 
 from __future__ import annotations
 
+import functools
+import types
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import attrs
+
+from .errors import InvalidArgumentError, InvalidArgumentTypeError
 
 __all__ = [
     "AuthGrant",
@@ -30,8 +34,62 @@ def _wire(name: str) -> Any:
     return {"wire": name}
 
 
+class _Checked:
+    """Checks each field of a model built by hand, so that a wrong one is refused at once,
+    with the field's name, rather than when it is sent or stored.
+
+    Answers do not pass here: the converter checks them as it structures them.
+    """
+
+    __slots__ = ()
+
+    def __attrs_post_init__(self) -> None:
+        cls = type(self)
+        for name, kinds, optional in _checks(cls):
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            if not isinstance(value, kinds) or (
+                kinds is tuple and not all(isinstance(key, str) for key in value)
+            ):
+                wanted = _WANTED.get(kinds, kinds.__name__)
+                raise InvalidArgumentTypeError(
+                    "invalid_argument",
+                    f"{cls.__name__}.{name} must be {wanted}{' or None' if optional else ''},"
+                    f" not {type(value).__name__}",
+                )
+            if isinstance(value, datetime) and value.utcoffset() is None:
+                raise InvalidArgumentError(
+                    "invalid_argument",
+                    f"{cls.__name__}.{name} is a naive datetime: give it a time zone"
+                    " (agnost timestamps are timezone-aware)",
+                )
+
+
+_WANTED = {
+    str: "a str",
+    bool: "a bool",
+    datetime: "a datetime",
+    tuple: "a tuple of str",
+    Mapping: "a mapping",
+}
+
+
+@functools.cache
+def _checks(cls: type) -> tuple[tuple[str, Any, bool], ...]:
+    """``(name, classes, optional)`` per field: ``tuple`` stands for ``tuple[str, ...]``."""
+    checks = []
+    for field in attrs.fields(attrs.resolve_types(cls)):
+        kind, optional = field.type, False
+        if isinstance(kind, types.UnionType) and type(None) in kind.__args__:
+            optional = True
+            kind = next(arg for arg in kind.__args__ if arg is not type(None))
+        checks.append((field.name, getattr(kind, "__origin__", kind), optional))
+    return tuple(checks)
+
+
 @attrs.frozen
-class _Versioned:
+class _Versioned(_Checked):
     """A name and a version, the way the server splits a User-Agent: ``Chrome 99.0.4844``."""
 
     family: str | None = None
@@ -60,7 +118,7 @@ class UserAgent(_Versioned):
 
 
 @attrs.frozen
-class Session:
+class Session(_Checked):
     """A signed-in session. ``token`` is a bearer credential and is hidden from ``repr``."""
 
     user_id: str
@@ -72,7 +130,7 @@ class Session:
 
 
 @attrs.frozen
-class User:
+class User(_Checked):
     """A user as the auth API returns it; the password never appears.
 
     Fields of the app's own user model are in ``extra`` under their wire names.
@@ -93,7 +151,7 @@ class User:
 
 
 @attrs.frozen
-class AuthGrant:
+class AuthGrant(_Checked):
     """What a sign-in or an access-token grant returns: the user and their new session."""
 
     user: User
@@ -101,7 +159,7 @@ class AuthGrant:
 
 
 @attrs.frozen
-class SignUpResult:
+class SignUpResult(_Checked):
     """What a sign-up returns: the new user, and a session unless email or phone
     confirmation is required first (then ``session`` is ``None``)."""
 

@@ -161,6 +161,13 @@ def _text(name: str, value: object) -> str:
         raise InvalidArgumentTypeError(
             "invalid_argument", f"{name} must be a string, not {type(value).__name__}"
         )
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate: no bytes can carry it
+            raise InvalidArgumentError(
+                "invalid_argument", f"{name} is not valid Unicode text"
+            ) from None
     return value
 
 
@@ -190,6 +197,10 @@ def _json(body: Any) -> bytes:
         ) from None
     except ValueError as exc:  # NaN or infinity: not JSON
         raise InvalidArgumentError("invalid_argument", f"not JSON-serialisable: {exc}") from None
+    except RecursionError:
+        raise InvalidArgumentError(
+            "invalid_argument", "not JSON-serialisable: nested too deeply"
+        ) from None
     except UnicodeEncodeError:  # a lone surrogate
         raise InvalidArgumentError(
             "invalid_argument", "a string argument is not valid Unicode text"

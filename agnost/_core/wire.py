@@ -17,6 +17,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
+from .errors import InvalidArgumentError
 from .models import Device, OperatingSystem, Session, User, UserAgent
 
 __all__ = ["converter", "from_wire", "to_wire"]
@@ -62,8 +63,10 @@ def _structure_datetime(value: Any, _: type[datetime]) -> datetime:
 
 
 def _unstructure_datetime(value: datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError("naive datetime: agnost timestamps must be timezone-aware")
+    if value.utcoffset() is None:
+        raise InvalidArgumentError(
+            "invalid_argument", "a naive datetime: agnost timestamps must be timezone-aware"
+        )
     # The server's form: UTC, milliseconds, "Z"; microseconds only when there are some.
     utc = value.astimezone(timezone.utc)
     micro = utc.microsecond
@@ -113,7 +116,8 @@ def _fast_structure_fn(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any,
     names: dict[str, Any] = {"Mapping": Mapping, "cls": cls, "NOTHING": attrs.NOTHING}
     arguments = []
     known = []
-    for field in attrs.fields(attrs.resolve_types(cls)):
+    fields = attrs.fields(attrs.resolve_types(cls))
+    for field in fields:
         if field.name == "extra":
             arguments.append("extra")  # positional, in the class's field order
             continue
@@ -158,10 +162,15 @@ def _fast_structure_fn(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any,
             *(f"        {line}" for line in convert),
         ]
     names["known"] = frozenset(known)
+    names["new"] = object.__new__
+    names["set"] = object.__setattr__
     lines += [
         "    extra = {} if known.issuperset(data) else "
         "{k: v for k, v in data.items() if k not in known}",
-        f"    return cls({', '.join(arguments)})",
+        # Built without __init__: its checks of a hand-made model repeat the ones above.
+        "    obj = new(cls)",
+        *(f"    set(obj, {f.name!r}, {a})" for f, a in zip(fields, arguments, strict=True)),
+        "    return obj",
     ]
     exec("\n".join(lines), names)
     return names["structure"]  # type: ignore[no-any-return]
