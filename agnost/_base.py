@@ -78,7 +78,9 @@ class ClientOptions(TypedDict, total=False):
       meaning of the JavaScript client's redirect URL.
     - ``timeout``: an :class:`agnost.Timeout`, a total in seconds, or ``None`` for no limit
       (default: 30 s in all, 10 s to connect).
-    - ``max_response_bytes``: the cap on an answer's body (default: 4 MiB).
+    - ``max_response_bytes``: the cap on an answer's body (default: 4 MiB). The file store
+      keeps any sign-in answer of up to 16 MiB; a larger one still signs in, in memory, with
+      a :class:`agnost.StorageError`.
     """
 
     api_key: str | None
@@ -195,15 +197,21 @@ class BaseClient:
     def _apply_blocking(self, change: local.LocalChange) -> bool:
         """Apply ``change`` to the store and the header; return whether to call the redirect.
 
-        The header changes first, so this process stays consistent even when the store
-        cannot be written (the store's error is raised after). Changes apply one at a time,
-        so an invalidation racing a sign-in sees either all of it or none.
+        Header and store never disagree: a store that refuses a value (say, one JSON cannot
+        hold, :class:`agnost.InvalidArgumentError`) changes nothing, so the header stays as it
+        was; a store that cannot write keeps the change in memory and raises
+        :class:`agnost.StorageError`, so the header follows it all the same and the error is
+        raised after. Changes apply one at a time, so an invalidation racing a sign-in sees
+        either all of it or none.
         """
         with self._apply_lock:
             if isinstance(change, local.Store):
-                if change.token is not None:
-                    self._token = change.token
-                self._storage.save(change.update)
+                try:
+                    self._storage.save(change.update)
+                except StorageError:
+                    self._use_token(change.token)
+                    raise
+                self._use_token(change.token)
                 return False
             rejected = change.if_token
             # "ours": the header still carries the session the change is about. A later
@@ -222,6 +230,11 @@ class BaseClient:
                     self._token = successor
                     return False
             return change.notify
+
+    def _use_token(self, token: str | None) -> None:
+        """Send ``token`` from now on; ``None`` keeps the current one."""
+        if token is not None:
+            self._token = token
 
 
 def _timeout(value: Timeout | float | None) -> Timeout:

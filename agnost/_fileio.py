@@ -2,10 +2,13 @@
 
 Everything here protects one thing, a file holding a bearer credential:
 
-- :func:`ensure_private_dir` makes the directory owner-only (0700) whatever the umask, and
-  refuses a directory that is a symlink or belongs to another account.
-- :func:`read_file` never follows a symlink and never blocks on a FIFO or device, and reads
-  at most a bounded number of bytes.
+- :func:`check_private_dir` refuses a directory that another account controls or could swap
+  for its own: reads and writes apply the same check, so nothing planted by someone else is
+  ever loaded. :func:`ensure_private_dir` also creates it and makes it owner-only (0700)
+  whatever the umask.
+- :func:`read_file` never follows a symlink, never blocks on a FIFO, socket or device, refuses
+  a file of another account's or one that others can write to, and reads at most a bounded
+  number of bytes.
 - :func:`replace_atomically` writes a private temp file beside the target (``O_EXCL``, 0600),
   fsyncs it, renames it over the target and fsyncs the directory, so a reader or a crash sees
   either the old or the new file, never a mix. ``os.replace`` over a symlink replaces the link
@@ -34,6 +37,8 @@ from pathlib import Path
 
 __all__ = [
     "NotAFile",
+    "NotPrivate",
+    "check_private_dir",
     "exclusive_lock",
     "ensure_private_dir",
     "fsync_dir",
@@ -52,23 +57,63 @@ _BINARY = getattr(os, "O_BINARY", 0)
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
+_OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 
 
 class NotAFile(Exception):
-    """Something other than a regular file sits at the path (a symlink, a directory, a FIFO),
-    or the file is larger than any session file can be. ``reason`` says which, in words."""
+    """What sits at the path is not a session file this account can trust: a symlink, a
+    directory, a FIFO, socket or device, a file of another account's or one that other
+    accounts can write to, or a file larger than any session file can be. ``reason`` says
+    which, in words."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
+class NotPrivate(PermissionError):
+    """A directory the store must neither read from nor write to; ``strerror`` says why and
+    ``filename`` names the directory."""
+
+
+def check_private_dir(directory: Path) -> None:
+    """Raise :class:`NotPrivate` unless ``directory`` is this account's alone, for good.
+
+    ``directory`` must be a real directory (not a symlink) owned by this account that no
+    other account can write into; a group- or world-readable one passes (it holds only
+    files checked one by one, and :func:`ensure_private_dir` tightens it). Its parent must be
+    a real directory owned by this account or root that other accounts cannot write into
+    unless it is sticky (as ``/tmp``): otherwise another account could rename ``directory``
+    away and put its own in its place between a check and a use. Directories further up
+    are not checked. Raises ``FileNotFoundError`` if either is missing.
+    """
+    me = os.geteuid() if _POSIX else -1
+    _check_dir(directory.parent, "the data directory", {me, 0}, sticky_ok=True)
+    _check_dir(directory, "the sessions directory", {me}, sticky_ok=False)
+
+
+def _check_dir(path: Path, what: str, owners: set[int], *, sticky_ok: bool) -> None:
+    info = os.lstat(path)
+    mode = info.st_mode
+    if stat.S_ISLNK(mode):
+        reason = "is a symlink"
+    elif not stat.S_ISDIR(mode):
+        reason = "is not a directory"
+    elif _POSIX and info.st_uid not in owners:
+        reason = "belongs to another account"
+    elif _POSIX and mode & _OTHERS_WRITE and not (sticky_ok and mode & stat.S_ISVTX):
+        reason = "can be written to by other accounts"
+    else:
+        return
+    raise NotPrivate(errno.EACCES, f"{what} {reason}", str(path))
+
+
 def ensure_private_dir(directory: Path) -> None:
     """Create ``directory`` (and missing parents) as 0700; tighten it if it is looser.
 
-    Missing parents are created 0700 too, as the XDG base-directory spec asks. The directory
-    itself must be a real directory owned by this account: a symlink or someone else's
-    directory at that path (say, planted in a shared ``/tmp``) raises ``PermissionError``.
+    Missing parents are created 0700 too, as the XDG base-directory spec asks. Whether made
+    now or found, the directory must pass :func:`check_private_dir` (say, one planted by
+    someone else in a shared ``/tmp`` does not), else :class:`NotPrivate` is raised.
     """
     missing: list[Path] = []
     probe = directory
@@ -82,14 +127,33 @@ def ensure_private_dir(directory: Path) -> None:
             continue  # another process made it meanwhile; the checks below still apply
         # The umask can only remove bits from mkdir's mode; chmod sets exactly 0700.
         os.chmod(path, PRIVATE_DIR_MODE)
-    info = os.lstat(directory)
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        raise PermissionError(errno.EACCES, "not a directory of its own (a symlink?)", directory)
-    if _POSIX:
-        if info.st_uid != os.geteuid():
-            raise PermissionError(errno.EACCES, "directory belongs to another account", directory)
-        if stat.S_IMODE(info.st_mode) != PRIVATE_DIR_MODE:
-            os.chmod(directory, PRIVATE_DIR_MODE)
+    check_private_dir(directory)
+    if _POSIX and stat.S_IMODE(os.lstat(directory).st_mode) != PRIVATE_DIR_MODE:
+        os.chmod(directory, PRIVATE_DIR_MODE)
+
+
+def own_file(info: os.stat_result) -> bool:
+    """Whether a chmod of this file changes nothing but a file of this account's own: a
+    regular file, owned by this account, with no other name (a hard link shares the mode)."""
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        return False
+    return not _POSIX or info.st_uid == os.geteuid()
+
+
+def _untrusted(info: os.stat_result) -> str | None:
+    """Why a file with this status is not one to read a session from, or ``None``."""
+    mode = info.st_mode
+    if stat.S_ISLNK(mode):
+        return "it is a symlink"
+    if stat.S_ISDIR(mode):
+        return "it is a directory"
+    if not stat.S_ISREG(mode):
+        return "it is not a regular file"
+    if _POSIX and info.st_uid != os.geteuid():
+        return "it belongs to another account"
+    if _POSIX and mode & _OTHERS_WRITE:
+        return "other accounts can write to it"
+    return None
 
 
 def read_file(path: Path, limit: int) -> tuple[bytes, os.stat_result, int]:
@@ -97,23 +161,27 @@ def read_file(path: Path, limit: int) -> tuple[bytes, os.stat_result, int]:
 
     Returns the bytes, the file's status and an open descriptor to it, which the caller
     must close. Raises ``FileNotFoundError`` when nothing is there, :class:`NotAFile` when
-    something other than a regular file of at most ``limit`` bytes is, and ``OSError`` for
-    other failures.
+    something other than a trusted regular file of at most ``limit`` bytes is (a hard-linked
+    file of our own is trusted: only its mode must not be changed, see :func:`own_file`),
+    and ``OSError`` for other failures.
     """
     try:
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC | _BINARY)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.EMLINK) and _is_symlink(path):
-            raise NotAFile("it is a symlink") from None
-        if exc.errno == errno.EISDIR:
-            raise NotAFile("it is a directory") from None
-        raise
+    except OSError:
+        # ELOOP (a symlink), EISDIR, ENXIO (a socket or a device without a driver), EACCES
+        # (another account's file): say what is there, so that it can be set aside.
+        try:
+            reason = _untrusted(os.lstat(path))
+        except OSError:
+            reason = None
+        if reason is None:
+            raise
+        raise NotAFile(reason) from None
     try:
         info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise NotAFile("it is a directory")
-        if not stat.S_ISREG(info.st_mode):
-            raise NotAFile("it is not a regular file")
+        reason = _untrusted(info)
+        if reason is not None:
+            raise NotAFile(reason)
         chunks: list[bytes] = []
         size = 0
         while size <= limit:
@@ -231,7 +299,8 @@ def exclusive_lock(lock_path: Path, timeout: float) -> Iterator[None]:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise PermissionError(errno.EACCES, "the lock file is not a regular file", lock_path)
-        if _POSIX and stat.S_IMODE(info.st_mode) != PRIVATE_FILE_MODE:
+        # The lock holds no data: a file that is not ours to change is used as it is.
+        if _POSIX and own_file(info) and stat.S_IMODE(info.st_mode) != PRIVATE_FILE_MODE:
             os.fchmod(fd, PRIVATE_FILE_MODE)
         deadline = time.monotonic() + timeout
         # Polling is the only portable way to bound the wait; holders keep the lock for

@@ -12,16 +12,26 @@ never share a file. :attr:`FileStore.path` gives the exact path.
 
 The file (schema version 1) holds ``{"version": 1, "session": ..., "user": ...}`` with the
 session and user exactly as the server sent them, custom fields included. It is written as
-ASCII JSON (other characters escaped), so it reads back byte-exactly whatever the locale,
-lone surrogates included; it is decoded as UTF-8.
+compact ASCII JSON (other characters escaped, see :func:`agnost.storage.to_json`), so it
+reads back byte-exactly whatever the locale, lone surrogates included; it is decoded as
+UTF-8. Writer and reader share one size limit, :data:`MAX_FILE_BYTES`, far above what any
+answer within the clients' default response cap needs.
 
 Guarantees (the reliability rules of the project):
 
 - Saves are atomic: a reader, or a process started after a crash, sees the complete old or
   the complete new state. Temp files of a writer killed mid-save are removed by the next save.
-- The ``sessions`` directory is 0700 and every file in it 0600, whatever the umask; a looser
-  file or directory is tightened by the next save. A symlink at the session path is never
-  followed or written through.
+- The ``sessions`` directory is 0700 and every file in it 0600, whatever the umask; a file or
+  directory of this account's that others can read but not write (say 0644 or 0755) is
+  tightened by the next save. A symlink at the session path is never followed or written
+  through.
+- Nothing is ever loaded from a place another account controls: reads and writes apply the
+  same checks (:func:`agnost._fileio.check_private_dir`). If the ``sessions`` directory is a
+  symlink, is another account's, or others can write to it, or the data directory holding
+  it is a symlink, another account's (root's excepted) or writable by others without being
+  sticky (a sessions directory of ours inside ``/tmp`` is fine), the store reads as *no
+  session* with a warning, and every save and clear raises :class:`agnost.StorageError`
+  naming the directory; the change is kept in memory as for any failed save.
 - Every change is one read-modify-write under an exclusive lock on a sibling ``.lock`` file,
   so processes sharing a profile never lose each other's updates.
 - :meth:`FileStore.load` sees what other processes stored, and re-reads the file only when it
@@ -30,16 +40,23 @@ Guarantees (the reliability rules of the project):
 What happens when things go wrong:
 
 - A file that is not a valid session file (truncated, not UTF-8 or JSON, wrong shape, a
-  schema version this release does not know, a symlink, a directory, ...) reads as *no
-  session*: it is renamed to ``<name>.corrupt-<UTC time>-<random>`` beside it (never
-  deleted) and a warning is logged on the ``agnost.filestore`` logger. The client still
-  starts, signed out.
-- A file that cannot be read at all (say, made unreadable by another account) reads as the
-  last state this store saw, with a warning.
+  schema version this release does not know, larger than :data:`MAX_FILE_BYTES`) or not a
+  trusted one (a symlink, a directory, a FIFO, socket or device, a file of another
+  account's, or one that others can write to) reads as *no session*: it is renamed to
+  ``<name>.corrupt-<UTC time>-<random>`` beside it (never deleted) and a warning is logged
+  on the ``agnost.filestore`` logger. The client still starts, signed out. The renamed file
+  is made 0600 only if it is a file of our own with no other name: a chmod of a hard-linked
+  file would change the mode of its other names too. (A hard-linked session file of our own
+  is read as usual; a save replaces the name and leaves the other names as they were.)
+- A file of our own that cannot be read at all (say, mode 0000 for a non-root account)
+  reads as the last state this store saw, with a warning.
 - When a change cannot be written (read-only or unwritable directory, full disk, a lock held
-  past ``lock_timeout``), :meth:`~FileStore.save` and :meth:`~FileStore.clear` raise
+  past ``lock_timeout``, a directory that is not private as above, a file that would exceed
+  :data:`MAX_FILE_BYTES`), :meth:`~FileStore.save` and :meth:`~FileStore.clear` raise
   :class:`agnost.StorageError` naming the path, after keeping the change in memory: this
   process goes on seeing it, and the next successful save writes it too.
+- A value JSON cannot hold raises :class:`agnost.InvalidArgumentError` (or its ``TypeError``
+  sibling) before anything changes, exactly as :class:`agnost.MemoryStore` does.
 
 Messages never contain the file's content, so no token reaches a log or an exception.
 """
@@ -47,12 +64,12 @@ Messages never contain the file's content, so no token reaches a log or an excep
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
 import secrets
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -63,7 +80,7 @@ import platformdirs
 
 from . import _fileio
 from ._core.errors import StorageError
-from .storage import StoredAuth, StoreUpdate, _merged
+from .storage import StoredAuth, StoreUpdate, _merged, check_storable, to_json
 
 __all__ = ["DATA_DIR_ENV", "SCHEMA_VERSION", "FileStore", "default_data_dir", "profile_name"]
 
@@ -73,8 +90,11 @@ logger = logging.getLogger(__name__)
 DATA_DIR_ENV = "AGNOST_DATA_DIR"
 #: The version of the file's layout; a file with another version is set aside, not guessed at.
 SCHEMA_VERSION = 1
-#: No real session file comes near this; anything larger is not ours and is not read whole.
-MAX_FILE_BYTES = 1024 * 1024
+#: The largest session file the store writes, and so the largest it reads. Escaping makes an
+#: answer of n bytes at most 4n bytes stored (2-byte UTF-8 characters become 6, ``1e15``
+#: becomes ``1000000000000000.0``): every answer within 16 MiB fits, four times the clients'
+#: default response cap.
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 _HOLD_FILES_OPEN = os.name == "posix"
 _EMPTY = StoredAuth()
@@ -207,7 +227,7 @@ class FileStore:
                 with self._locked():
                     self._refresh(locked=True)
                     current = self._current()
-                    update, asked = change(current), True
+                    update, asked = _storable(change(current)), True
                     if update is None:
                         return current
                     self._write(_merged(current, update))
@@ -216,7 +236,7 @@ class FileStore:
             except (OSError, TimeoutError) as exc:
                 if not asked:
                     # The file could not even be locked: decide on what this process knows.
-                    update = change(self._current())
+                    update = _storable(change(self._current()))
                 if update is not None:
                     self._unsaved = {**self._unsaved, **update}
                 raise StorageError(
@@ -255,10 +275,18 @@ class FileStore:
         into a stale state.
         """
         try:
+            _fileio.check_private_dir(self._dir)
             now = os.stat(self._path, follow_symlinks=False)
         except FileNotFoundError:
             self._remember(_EMPTY, None)
             self._read_problem = None
+            return
+        except _fileio.NotPrivate as exc:
+            # Whatever is in there may have been planted: nothing of it is loaded.
+            self._remember(_EMPTY, None)
+            self._note_read_problem(
+                f"is not read: {exc.strerror} ({exc.filename}); going on signed out"
+            )
             return
         if not locked and self._seen is not None and self._seen.matches(now):
             return
@@ -308,8 +336,7 @@ class FileStore:
         )
         os.replace(self._path, aside)  # raises, and so keeps the file, if it cannot move
         with contextlib.suppress(OSError):
-            info = os.lstat(aside)
-            if stat.S_ISREG(info.st_mode):
+            if _fileio.own_file(os.lstat(aside)):
                 os.chmod(aside, _fileio.PRIVATE_FILE_MODE)  # it may hold a token
         _fileio.fsync_dir(self._dir)
         logger.warning(
@@ -328,6 +355,13 @@ class FileStore:
             self._remember(_EMPTY, None)
             return
         data = _encode(state)
+        if len(data) > MAX_FILE_BYTES:
+            # The reader would set such a file aside: refuse it here instead, and keep it.
+            raise OSError(
+                errno.EFBIG,
+                f"the session and user would take {len(data)} bytes, more than the"
+                f" {MAX_FILE_BYTES} a session file may hold",
+            )
         info, fd = _fileio.replace_atomically(self._path, data)
         self._remember(state, _OpenFile(fd, info))
 
@@ -377,9 +411,13 @@ class _Corrupt(Exception):
 
 def _encode(state: StoredAuth) -> bytes:
     document = {"version": SCHEMA_VERSION, "session": state.session, "user": state.user}
-    # ensure_ascii: the bytes are the same under any locale, and strings the server sent with
-    # lone surrogates (valid JSON, not valid UTF-8) still round-trip.
-    return (json.dumps(document, ensure_ascii=True, indent=2) + "\n").encode("ascii")
+    return (to_json(document) + "\n").encode("ascii")
+
+
+def _storable(update: StoreUpdate | None) -> StoreUpdate | None:
+    if update is not None:
+        check_storable(update)
+    return update
 
 
 def _decode(data: bytes) -> StoredAuth:

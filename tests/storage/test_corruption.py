@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import agnost
-from agnost.filestore import FileStore
+from agnost.filestore import MAX_FILE_BYTES, FileStore
 from agnost.storage import StoredAuth
 
 from .conftest import CANARY, CLIENT_KEY, ENV_URL, SESSION, USER, set_aside, temp_files
@@ -41,7 +41,7 @@ HAND_MADE: dict[str, bytes] = {
     "two documents": b'{"version": 1, "session": null, "user": null}{}',
     "nested too deeply": b"[" * 100_000 + b"]" * 100_000,
     "bigger than any session file": b'{"version": 1, "session": null, "user": {"pad": "'
-    + b"x" * (2 * 1024 * 1024)
+    + b"x" * MAX_FILE_BYTES
     + b'"}}',
 }
 
