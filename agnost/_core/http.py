@@ -225,28 +225,38 @@ def error_from_response(response: Response, secrets: Iterable[str]) -> APIError:
     return api_error(
         response.status,
         response.reason or _DEFAULT_STATUS_TEXT,
-        [ErrorItem.from_wire(item) for item in _kept(raw)],
+        [ErrorItem.from_wire(item) for item in _kept(raw, response.body)],
         item_count=len(raw),
         redact=redactor(secrets),
     )
 
 
-def _kept(raw: list[Any]) -> list[Any]:
+def _kept(raw: list[Any], body: bytes) -> list[Any]:
     """The first :data:`MAX_ERROR_ITEMS` items, and the first later one with a deciding code
     when none of those has one (a session-token code far down still clears the session)."""
     kept = raw[:MAX_ERROR_ITEMS]
     rest = raw[MAX_ERROR_ITEMS:]
-    for wanted in DECIDING_CODES if rest else ():
+    if not rest:
+        return kept
+    # Without a backslash, a code the body holds is in its bytes as is: a substring search
+    # (fast) spares the scan of a million items (slow) unless one of them may decide.
+    escaped = b"\\" in body
+    for wanted, spelt in zip(DECIDING_CODES, _DECIDING_BYTES, strict=True):
         if any(_code(item) in wanted for item in kept):
             break
-        later = next((item for item in rest if _code(item) in wanted), None)
-        if later is not None:
-            return [*kept, later]
+        if escaped or any(code in body for code in spelt):
+            later = next((item for item in rest if _code(item) in wanted), None)
+            if later is not None:
+                return [*kept, later]
     return kept
 
 
-def _code(item: Any) -> Any:
-    return item.get("code") if isinstance(item, dict) else None
+_DECIDING_BYTES = tuple(tuple(code.encode() for code in codes) for codes in DECIDING_CODES)
+
+
+def _code(item: Any) -> str | None:
+    code = item.get("code") if isinstance(item, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def redirect_error(response: Response) -> ResponseDecodeError:

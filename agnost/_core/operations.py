@@ -125,11 +125,14 @@ def handle(
     try:
         value = op.parse(body)
     except Exception as exc:  # from_wire names the problem (never a value): a wrong shape
+        # Neither the error nor its cause may keep the decoded body alive through their
+        # tracebacks' frames: it can be millions of objects for the collector to walk.
+        del body
         raise ResponseDecodeError(
             f"answer does not have the shape of {op.returns}",
             status=status,
             excerpt=excerpt(response, secrets),
-        ) from exc
+        ) from exc.with_traceback(None)
     change = _effect(op.effect, endpoint, body, sent_token)
     if isinstance(change, local.Store) and change.token is None:
         # A session whose token cannot travel in a header would be stored but never sent.

@@ -172,6 +172,16 @@ def test_a_huge_error_answer_keeps_100_items_and_the_one_that_decides() -> None:
     assert isinstance(change, local.Clear)
 
 
+@pytest.mark.parametrize("code", [b'"missing\\u005fsession_token"', b'"missing_session_token"'])
+def test_a_deciding_code_far_down_is_found_however_it_is_spelt(code: bytes) -> None:
+    body = b'{"errors":[' + b'{"code":["x"]},' * 500 + b'{"code":' + code + b"}]}"
+
+    error = error_from_response(answer(401, body), ())
+
+    assert isinstance(error, errors.MissingSessionTokenError)
+    assert error.items[-1].code == "missing_session_token"
+
+
 def test_a_huge_error_answer_with_its_deciding_code_in_front_keeps_just_100() -> None:
     raw = [{"code": "invalid_credentials"}] + [{"code": "x"}] * 5000
 
