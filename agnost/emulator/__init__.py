@@ -32,11 +32,34 @@ The emulator-only endpoints (no client key needed):
 - ``POST /_emulator/reset`` deletes every user, session, access token and message.
 - ``GET /_emulator/config`` the settings; ``PATCH /_emulator/config`` with some of them, e.g.
   ``{"emailConfirmation": true, "sessionLifetime": 0}``, changes them (all or nothing; a bad
-  value is a 400 ``validation_error``). Keys: ``clientKeys``, ``emailConfirmation``,
-  ``sessionLifetime`` and ``accessTokenLifetime`` (seconds), ``hashCost`` (log2 of scrypt's
-  N), ``redirectUrl``, ``corsOrigins``.
+  value is a 400 ``validation_error`` naming the field and its range). Keys: ``clientKeys``,
+  ``emailConfirmation``, ``sessionLifetime`` and ``accessTokenLifetime`` (seconds),
+  ``hashCost`` (log2 of scrypt's N, 1 to 16: at most 64 MiB per hash), ``redirectUrl``,
+  ``corsOrigins``, ``allowedHosts``, ``headerTimeout``, ``bodyTimeout`` and ``idleTimeout``
+  (seconds), ``maxConnections``, ``maxSessionsPerUser``, ``maxOutboxMessages``. Every one is
+  bounded (:data:`agnost.emulator.config.RANGES`).
 - ``GET /_emulator/redirect`` the page verification links and OAuth land on when no redirect
   URL is configured; it shows the ``access_token`` it was given.
+
+Hosts: ``/_emulator/*`` answers only a ``Host`` that names the emulator: ``localhost`` and
+``*.localhost``, any IP address, the ``--host`` it is bound to, and the names given with
+``--allowed-host`` (``allowedHosts``; ``.lan`` allows a domain). Anything else (a name an
+attacker's DNS points at 127.0.0.1: DNS rebinding) gets 403 ``host_not_allowed``, and links
+built for such a request point at the address it came in on, never at its ``Host``. The API
+itself answers any ``Host``: it needs a client key, which such a page can no longer read.
+
+Limits: a request head must arrive within ``headerTimeout`` (10 s) once begun, a body within
+``bodyTimeout`` (30 s, else 408 ``request_timeout``), and a connection is closed after
+``idleTimeout`` (60 s) without a request; past ``maxConnections`` (512) a new connection gets
+503 ``too_many_connections``; a failure to accept (out of file descriptors) is logged once per
+10 s at most. Opening a session beyond ``maxSessionsPerUser`` (100) signs out that user's
+oldest; expired sessions and access tokens are deleted (when their user signs in, and every
+minute); the outbox keeps the newest ``maxOutboxMessages`` (1000). HEAD is refused (405) on
+the two GETs that change state, ``/grant`` and ``/_auth/<provider>``. A body that is not JSON
+(``NaN`` and ``Infinity`` included) or nests deeper than 32 levels is a 400
+``invalid_request_body_syntax``; a lone surrogate or a non-finite number in a field is a 400
+``validation_error`` naming it. An unexpected fault is a 500 ``internal_server_error`` logged
+in one line (exception type and place, no traceback, no request data).
 
 Browsers: a page whose origin is loopback (``http://localhost:3000``, ``127.x``, ``[::1]``), or
 listed with ``--cors-origin`` (the ``corsOrigins`` setting), may call the API with credentials;

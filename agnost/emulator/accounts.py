@@ -13,10 +13,14 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import attrs
+
+from .config import EmulatorConfig
 from .db import Database
 from .security import new_object_id, new_token, token_digest
 
 __all__ = [
+    "Limits",
     "OpenedSession",
     "create_user",
     "grant",
@@ -30,6 +34,27 @@ __all__ = [
 
 #: (the raw token, to hand to the client once; the session as the API shows it)
 OpenedSession = tuple[str, dict[str, Any]]
+
+
+@attrs.frozen
+class Limits:
+    """The settings the transactions here obey, read once on the event loop per request (so
+    one request sees one version of them) and handed to the database thread."""
+
+    session_lifetime: float
+    access_token_lifetime: float
+    max_sessions_per_user: int
+    max_outbox_messages: int
+
+    @classmethod
+    def of(cls, config: EmulatorConfig) -> Limits:
+        """The limits ``config`` sets now."""
+        return cls(
+            config.session_lifetime,
+            config.access_token_lifetime,
+            config.max_sessions_per_user,
+            config.max_outbox_messages,
+        )
 
 
 def iso_timestamp(epoch: float) -> str:
@@ -59,12 +84,18 @@ def new_user_doc(now: float, fields: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def open_session(db: Database, user: dict[str, Any], user_agent: str, now: float) -> OpenedSession:
+def open_session(
+    db: Database, user: dict[str, Any], user_agent: str, now: float, limits: Limits
+) -> OpenedSession:
     """Start a session for ``user`` and record the sign-in on the user.
 
     ``user_agent`` is the JSON text from :func:`~agnost.emulator.useragent.user_agent_json`.
-    The user document is updated in place (``lastLoginAt``) and stored.
+    The user document is updated in place (``lastLoginAt``) and stored. The user's expired
+    sessions are deleted on the way, and so are the oldest live ones beyond
+    ``limits.max_sessions_per_user`` (counting the new one): without that, a client that
+    signs in in a loop makes every later session listing huge.
     """
+    db.prune_sessions(user["_id"], now - limits.session_lifetime, limits.max_sessions_per_user - 1)
     token = new_token()
     doc = {
         "userId": user["_id"],
@@ -85,6 +116,7 @@ def create_user(
     password_hash: str | None,
     user_agent: str | None,
     now: float,
+    limits: Limits,
 ) -> OpenedSession | None:
     """Store a new user and, given a ``user_agent``, open their first session.
 
@@ -100,7 +132,9 @@ def create_user(
             provider_user_id=user["providerUserId"],
             password_hash=password_hash,
         )
-        return open_session(db, user, user_agent, now) if user_agent is not None else None
+        if user_agent is None:
+            return None
+        return open_session(db, user, user_agent, now, limits)
 
 
 def issue_access_token(db: Database, user_id: str, purpose: str, expires_at: float) -> str:
@@ -111,15 +145,22 @@ def issue_access_token(db: Database, user_id: str, purpose: str, expires_at: flo
 
 
 def send_verification_email(
-    db: Database, user: dict[str, Any], redirect_url: str, now: float, lifetime: float
+    db: Database,
+    user: dict[str, Any],
+    redirect_url: str,
+    now: float,
+    limits: Limits,
 ) -> dict[str, Any]:
     """Send the email-confirmation message, that is: put it in the outbox, and return it.
 
     Its link is the app's redirect URL with ``access_token``, where a real server's link ends
-    up after its own verification hop.
+    up after its own verification hop. The outbox keeps the newest
+    ``limits.max_outbox_messages``.
     """
     with db.transaction():
-        token = issue_access_token(db, user["_id"], "email_verification", now + lifetime)
+        token = issue_access_token(
+            db, user["_id"], "email_verification", now + limits.access_token_lifetime
+        )
         return db.insert_message(
             {
                 "recipient": user["email"],
@@ -129,12 +170,13 @@ def send_verification_email(
                 "accessToken": token,
                 "userId": user["_id"],
                 "createdAt": iso_timestamp(now),
-            }
+            },
+            keep=limits.max_outbox_messages,
         )
 
 
 def grant(
-    db: Database, access_token: str, user_agent: str, now: float
+    db: Database, access_token: str, user_agent: str, now: float, limits: Limits
 ) -> tuple[dict[str, Any], OpenedSession] | None:
     """Exchange an access token for (user, new session), or None if it is not valid.
 
@@ -150,4 +192,4 @@ def grant(
             return None
         if purpose == "email_verification":
             user["emailVerified"] = True
-        return user, open_session(db, user, user_agent, now)
+        return user, open_session(db, user, user_agent, now, limits)

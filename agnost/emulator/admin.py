@@ -11,6 +11,9 @@
 ``GET /_emulator/redirect``                the default redirect page: shows ``access_token``
 ========================================  =====================================================
 
+All of them answer only a ``Host`` that names the emulator (see ``--allowed-host``): 403
+``host_not_allowed`` otherwise.
+
 An outbox message: ``{"id", "recipient", "kind", "link", "code", "accessToken", "userId",
 "createdAt"}``; ``kind`` is ``"email_verification"`` for now, and ``accessToken`` is what
 ``GET /_api/rest/v1/auth/grant?key=`` takes.

@@ -1,9 +1,14 @@
-"""The aiohttp application: routes, CORS, the client-key check, JSON errors, safe logs."""
+"""The aiohttp application: routes, the Host check, CORS, the client-key check, JSON errors,
+safe logs, and the sweep of expired sessions."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -13,12 +18,13 @@ from aiohttp.web_response import StreamResponse
 
 from . import admin, auth, oauth
 from .config import EmulatorConfig
+from .connections import track_requests
 from .db import Database, DatabaseThread
 from .errors import Refusal, error_body
 from .origins import origin_allowed
 from .state import STATE, EmulatorState
 
-__all__ = ["SERVER_LOGGER", "AccessLogger", "create_app"]
+__all__ = ["SERVER_LOGGER", "SWEEP_INTERVAL", "AccessLogger", "create_app", "where"]
 
 _log = logging.getLogger("agnost.emulator")
 
@@ -45,11 +51,40 @@ async def _json_errors(request: web.Request, handler: Handler) -> StreamResponse
             raise
         code = _CODE_BY_STATUS.get(exc.status, "client_error")
         return web.json_response(error_body(code, exc.reason), status=exc.status)
-    except Exception:
-        # The traceback names code, never request data, so it carries no token.
-        _log.exception("internal error while handling %s %s", request.method, request.path)
+    except Exception as exc:
+        # One line, naming the exception's type and where it came from: its message and the
+        # values in a traceback may quote request data (a password, a token).
+        _log.error(
+            "internal error while handling %s %s: %s", request.method, request.path, where(exc)
+        )
         body = error_body("internal_server_error", "Internal server error", server=True)
         return web.json_response(body, status=500)
+
+
+def where(exc: BaseException) -> str:
+    """``exc``'s type and the line that raised it, say ``KeyError at db.py:120``: what a
+    log may say of an exception, unlike its message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    return f"{type(exc).__name__} at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}"
+
+
+@web.middleware
+async def _hosts(request: web.Request, handler: Handler) -> StreamResponse:
+    """``/_emulator/*`` answers only requests whose ``Host`` names the emulator.
+
+    Otherwise a page on a name that the attacker rebinds to 127.0.0.1 (DNS rebinding) would
+    be on the same origin as the emulator and could read the client keys and the outbox.
+    """
+    if _is_emulator_only(request.path) and not auth.names_emulator(request):
+        refusal = Refusal(
+            403,
+            "host_not_allowed",
+            "The Host header does not name this emulator (see --allowed-host)",
+        )
+        return refusal.response()
+    return await handler(request)
 
 
 _CORS_HEADERS = {
@@ -141,32 +176,64 @@ class AccessLogger(AbstractAccessLogger):
         )
 
 
-class _MalformedRequestFilter(logging.Filter):
-    """Turns aiohttp's report of a request it could not parse into one sanitised line.
+class _SanitisingFilter(logging.Filter):
+    """Turns each report of aiohttp's server that carries an exception into one sanitised
+    line, with no traceback.
 
-    aiohttp logs such a request at ERROR with the parser's exception, whose message quotes
-    the offending bytes: a ``Session`` header, a ``?key=`` access token. The line kept names
-    only the kind of fault, at WARNING.
+    aiohttp logs a request it could not parse at ERROR with the parser's exception, whose
+    message quotes the offending bytes: a ``Session`` header, a ``?key=`` access token. That
+    line names only the kind of fault, at WARNING (a client's fault, not the server's). Any
+    other exception is named by its type and place (see :func:`where`).
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return True
         if isinstance(exc, HttpProcessingError):
             record.msg = "refused a malformed request (%s, HTTP %d)"
             record.args = (type(exc).__name__, int(getattr(exc, "code", 400) or 400))
-            record.exc_info = None
-            record.exc_text = None
-            record.stack_info = None
-            # A client's fault, not the server's: a warning, not aiohttp's ERROR.
             if record.levelno > logging.WARNING:
                 record.levelno, record.levelname = logging.WARNING, "WARNING"
+        else:
+            record.msg = "error while serving a connection: %s"
+            record.args = (where(exc),)
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
         return True
 
 
 #: The logger the emulator's HTTP server reports its own faults to, in place of aiohttp's
 #: ``aiohttp.server`` (left alone, for other aiohttp servers in the process).
 SERVER_LOGGER = logging.getLogger("agnost.emulator.http")
-SERVER_LOGGER.addFilter(_MalformedRequestFilter())
+SERVER_LOGGER.addFilter(_SanitisingFilter())
+
+#: Seconds between two sweeps of expired sessions and access tokens.
+SWEEP_INTERVAL = 60.0
+
+
+async def _sweep_expired(app: web.Application) -> AsyncIterator[None]:
+    """Delete expired sessions and access tokens every :data:`SWEEP_INTERVAL`, until the
+    app stops (a sign-in deletes its own user's expired sessions in between)."""
+
+    async def sweep_forever() -> None:
+        state = app[STATE]
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            now = state.clock()
+            try:
+                await state.db.run(
+                    Database.delete_expired, now - state.config.session_lifetime, now
+                )
+            except Exception as exc:  # a read-only file, say: try again next time
+                _log.warning("could not delete expired sessions: %s", where(exc))
+
+    task = asyncio.create_task(sweep_forever())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _close_database(app: web.Application) -> None:
@@ -191,8 +258,10 @@ def create_app(
         except BaseException:
             db.close()
             raise
-    app = web.Application(middlewares=[_cors, _json_errors, _client_key])
+    app = web.Application(middlewares=[track_requests, _hosts, _cors, _json_errors, _client_key])
     app[STATE] = EmulatorState(config=config, db=db)
+    # Registered before the database closes, so the sweeper stops first.
+    app.cleanup_ctx.append(_sweep_expired)
     app.on_cleanup.append(_close_database)
     auth.add_routes(app)
     app.add_routes(oauth.routes)

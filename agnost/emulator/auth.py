@@ -27,7 +27,8 @@ from aiohttp import web
 from . import accounts
 from .db import Database, DuplicateUserError
 from .errors import Refusal
-from .security import hash_password, token_digest, verify_password
+from .origins import base_url_for, host_allowed
+from .security import hash_password, stored_cost, token_digest, verify_password
 from .state import STATE, EmulatorState
 from .useragent import user_agent_json
 from .validation import Fields, read_body
@@ -37,6 +38,7 @@ __all__ = [
     "NOT_IMPLEMENTED_PATHS",
     "SESSION_COOKIE",
     "add_routes",
+    "names_emulator",
     "redirect_url",
     "with_session",
 ]
@@ -86,9 +88,9 @@ async def _hash(state: EmulatorState, password: str) -> str:
     return await loop.run_in_executor(None, hash_password, password, state.config.hash_cost)
 
 
-async def _verify(state: EmulatorState, password: str, stored: str | None) -> bool:
+async def _verify(password: str, stored: str | None, dummy_cost: int) -> bool:
     loop = asyncio.get_running_loop()
-    check = functools.partial(verify_password, password, stored, state.config.hash_cost)
+    check = functools.partial(verify_password, password, stored, dummy_cost)
     return await loop.run_in_executor(None, check)
 
 
@@ -169,9 +171,15 @@ async def _sign_up(request: web.Request, kind: str) -> web.Response:
         user.update(phone=identity, phoneVerified=False)
     password_hash = await _hash(state, password)
     user_agent = None if confirm else await _user_agent(request)
+    limits = accounts.Limits.of(state.config)
     try:
         opened = await state.db.run(
-            accounts.create_user, user, password_hash=password_hash, user_agent=user_agent, now=now
+            accounts.create_user,
+            user,
+            password_hash=password_hash,
+            user_agent=user_agent,
+            now=now,
+            limits=limits,
         )
     except DuplicateUserError as exc:
         raise Refusal(
@@ -184,7 +192,7 @@ async def _sign_up(request: web.Request, kind: str) -> web.Response:
             user,
             redirect_url(request),
             now,
-            state.config.access_token_lifetime,
+            limits,
         )
         _log.info("sent an email verification to user %s (see /_emulator/outbox)", user["_id"])
     if opened is None:
@@ -201,19 +209,36 @@ async def _sign_in(request: web.Request, kind: str) -> web.Response:
     fields.done()
 
     lookup = {kind: identity}
-    found = await state.db.run(Database.user_with_password, **lookup)
+
+    def look_up(db: Database) -> tuple[tuple[dict[str, Any], str | None] | None, int | None]:
+        return db.user_with_password(**lookup), db.usual_hash_cost()
+
+    found, usual_cost = await state.db.run(look_up)
     user, stored = found if found is not None else (None, None)
-    # Verified even for an unknown user, so timing does not tell who has an account.
-    if not await _verify(state, password, stored) or user is None:
+    # Verified even for an unknown user, at the cost the stored hashes have, so that timing
+    # does not tell who has an account, whatever the configured cost is now.
+    cost = state.config.hash_cost
+    if (
+        not await _verify(password, stored, cost if usual_cost is None else usual_cost)
+        or user is None
+    ):
         raise Refusal(401, "invalid_credentials", f"Invalid {kind} or password")
     if kind == "email" and state.config.email_confirmation and not user.get("emailVerified"):
         raise Refusal(401, "email_not_verified", "The email address has not been verified")
 
+    # A hash made at another cost is remade at the configured one, so stored costs follow
+    # the setting (and the unknown-account check above with them).
+    rehashed = None
+    if stored is not None and stored_cost(stored) != cost:
+        rehashed = await _hash(state, password)
     user_agent = await _user_agent(request)
+    limits = accounts.Limits.of(state.config)
 
     def sign_in(db: Database) -> accounts.OpenedSession:
         with db.transaction():
-            return accounts.open_session(db, user, user_agent, state.clock())
+            if rehashed is not None:
+                db.set_password_hash(user["_id"], rehashed)
+            return accounts.open_session(db, user, user_agent, state.clock(), limits)
 
     token, session = await state.db.run(sign_in)
     _log.info("signed in user %s with %s", user["_id"], kind)
@@ -322,14 +347,21 @@ async def get_user_from_db(request: web.Request) -> web.Response:
     return web.json_response(user)
 
 
-@routes.get(AUTH_PREFIX + "/grant")
+# No HEAD: it would use up the access token, and HEAD must change nothing (405 instead).
+@routes.get(AUTH_PREFIX + "/grant", allow_head=False)
 async def get_auth_grant(request: web.Request) -> web.Response:
     """``?key=<access token>`` -> ``{user, session}``; the access token is used up."""
     key = request.query.get("key", "")
     if not key:
         raise Refusal(400, "missing_access_token", "The access token (key) is required")
     state = _state(request)
-    granted = await state.db.run(accounts.grant, key, await _user_agent(request), state.clock())
+    granted = await state.db.run(
+        accounts.grant,
+        key,
+        await _user_agent(request),
+        state.clock(),
+        accounts.Limits.of(state.config),
+    )
     if granted is None:
         raise Refusal(403, "invalid_access_token", "The access token is invalid, used or expired")
     user, (token, session) = granted
@@ -346,11 +378,30 @@ async def not_implemented(request: web.Request) -> web.Response:
     )
 
 
+def names_emulator(request: web.Request) -> bool:
+    """Whether the request's ``Host`` names this emulator (see
+    :func:`~agnost.emulator.origins.host_allowed`)."""
+    state = _state(request)
+    return host_allowed(request.headers.get("Host"), state.config.allowed_hosts, state.bound_host)
+
+
 def redirect_url(request: web.Request) -> str:
     """Where verification links and OAuth send the browser: the configured redirect URL,
-    or else the emulator's own ``/_emulator/redirect`` page."""
+    or else the emulator's own ``/_emulator/redirect`` page.
+
+    That page is reached through the request's ``Host`` only when it names the emulator,
+    else through the address the request came in on: a link never points at a host that a
+    request merely claimed.
+    """
     configured = _state(request).config.redirect_url
-    return configured or str(request.url.origin()) + "/_emulator/redirect"
+    if configured:
+        return configured
+    if "Host" in request.headers and names_emulator(request):
+        origin = str(request.url.origin())
+    else:
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        origin = base_url_for(*sockname[:2]) if sockname else "http://127.0.0.1"
+    return origin + "/_emulator/redirect"
 
 
 def add_routes(app: web.Application) -> None:

@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+import attrs
+
 # Nothing here needs ua-parser (nor aiohttp) at import time: the options are registered, and
 # ``--help`` works, without the ``emulator`` extra; :func:`run` says what is missing.
 from ..filestore import default_data_dir
@@ -23,6 +25,7 @@ from .config import (
     DEFAULT_SESSION_LIFETIME,
     MAX_HASH_COST,
     MIN_HASH_COST,
+    RANGES,
     ConfigError,
     EmulatorConfig,
 )
@@ -38,6 +41,27 @@ EXIT_OK = 0
 EXIT_USAGE = 2  # bad options, or the emulator extra is not installed
 EXIT_TRANSPORT = 3  # the address cannot be bound
 EXIT_STORAGE = 4  # the database cannot be used
+
+#: The options for the limits: (option, setting's wire name, type, metavar, help).
+_LIMIT_OPTIONS = (
+    ("--header-timeout", "headerTimeout", float, "SECONDS", "how long a request head may take"),
+    ("--body-timeout", "bodyTimeout", float, "SECONDS", "how long a request body may take"),
+    (
+        "--idle-timeout",
+        "idleTimeout",
+        float,
+        "SECONDS",
+        "how long a connection may wait for a request",
+    ),
+    ("--max-connections", "maxConnections", int, "N", "open connections at most"),
+    ("--max-sessions-per-user", "maxSessionsPerUser", int, "N", "live sessions per user"),
+    ("--max-outbox-messages", "maxOutboxMessages", int, "N", "messages the outbox keeps"),
+)
+
+
+def _attribute(option: str) -> str:
+    return option.removeprefix("--").replace("-", "_")
+
 
 MISSING_EXTRA = (
     "the emulator needs ua-parser, which is not installed: pip install 'agnost[emulator]'"
@@ -108,6 +132,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " repeat for several (pages on localhost, 127.x and [::1] always may)",
     )
     parser.add_argument(
+        "--allowed-host",
+        action="append",
+        dest="allowed_hosts",
+        metavar="NAME",
+        help="a host name, such as emulator.lan (or .lan for a domain), under which"
+        " /_emulator/* answers and links point here; repeat for several (loopback names,"
+        " IP addresses and --host always are)",
+    )
+    defaults = attrs.fields_dict(EmulatorConfig)
+    for option, wire, kind, metavar, text in _LIMIT_OPTIONS:
+        least, most = RANGES[wire]
+        default = defaults[_attribute(option)].default
+        parser.add_argument(
+            option,
+            type=kind,
+            metavar=metavar,
+            help=f"{text}, {least:g}-{most:g} (default: {default:g})",
+        )
+    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="info",
@@ -147,6 +190,10 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             config.update({"clientKeys": args.client_keys})
         if args.cors_origins:
             config.update({"corsOrigins": args.cors_origins})
+        if args.allowed_hosts:
+            config.update({"allowedHosts": args.allowed_hosts})
+        limits = {wire: getattr(args, _attribute(option)) for option, wire, *_ in _LIMIT_OPTIONS}
+        config.update({wire: value for wire, value in limits.items() if value is not None})
     except ConfigError as exc:
         print(f"agnost emulator: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -9,14 +9,13 @@ clients configured with it keep working after a restart).
 
 from __future__ import annotations
 
-import math
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 
-from .origins import normalise_origin
+from .origins import normalise_host, normalise_origin
 
 __all__ = [
     "ConfigError",
@@ -26,6 +25,7 @@ __all__ = [
     "EmulatorConfig",
     "MAX_HASH_COST",
     "MIN_HASH_COST",
+    "RANGES",
     "new_client_key",
 ]
 
@@ -36,8 +36,28 @@ DEFAULT_ACCESS_TOKEN_LIFETIME = 3600.0
 #: log2 of scrypt's N: 2**14 with r=8 is the interactive-login figure from the scrypt paper.
 DEFAULT_HASH_COST = 14
 MIN_HASH_COST = 1
-#: 2**20 * 128 * 8 bytes is 1 GiB of memory per hash; beyond that OpenSSL refuses anyway.
-MAX_HASH_COST = 20
+#: scrypt needs 128 * r * N bytes: at 2**16 with r=8 that is 64 MiB per hash, the most one
+#: request may make the emulator allocate (an unauthenticated PATCH can set it).
+MAX_HASH_COST = 16
+
+_YEAR = 365 * 24 * 3600.0
+
+#: The range of every numeric setting, by wire name: (least, most). Each bounds what one
+#: request (or one client) can make the emulator hold: memory, time, rows or connections.
+RANGES: dict[str, tuple[float, float]] = {
+    "sessionLifetime": (0, 10 * _YEAR),
+    "accessTokenLifetime": (0, _YEAR),
+    "hashCost": (MIN_HASH_COST, MAX_HASH_COST),
+    "headerTimeout": (0.05, 3600),
+    "bodyTimeout": (0.05, 3600),
+    "idleTimeout": (0.05, 3600),
+    "maxConnections": (1, 10_000),
+    "maxSessionsPerUser": (1, 10_000),
+    "maxOutboxMessages": (1, 100_000),
+}
+#: Bounds on the lists and strings among the settings.
+MAX_LIST_ITEMS = 100
+MAX_TEXT_LENGTH = 2048
 
 
 def new_client_key() -> str:
@@ -54,46 +74,69 @@ class ConfigError(ValueError):
         self.reason = message
 
 
-def _check_lifetime(field: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(field, "must be a number of seconds")
-    if value < 0:
-        raise ConfigError(field, "must not be negative")
-    return float(value)
+def _check_number(field: str, value: object, *, integer: bool = False) -> float:
+    least, most = RANGES[field]
+    kind = "an integer" if integer else "a number"
+    # An int is compared as it is: a huge one cannot become a float.
+    usable = isinstance(value, int) or (isinstance(value, float) and not integer)
+    if isinstance(value, bool) or not usable or not least <= value <= most:  # type: ignore[operator]
+        raise ConfigError(field, f"must be {kind} from {_shown(least)} to {_shown(most)}")
+    return value  # type: ignore[return-value]
 
 
-def _check_hash_cost(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError("hashCost", "must be an integer")
-    if not MIN_HASH_COST <= value <= MAX_HASH_COST:
-        raise ConfigError("hashCost", f"must be between {MIN_HASH_COST} and {MAX_HASH_COST}")
+def _shown(bound: float) -> str:
+    return str(int(bound)) if bound == int(bound) else str(bound)
+
+
+def _check_text(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT_LENGTH:
+        raise ConfigError(
+            field, f"must be a non-blank string of at most {MAX_TEXT_LENGTH} characters"
+        )
     return value
+
+
+def _check_list(field: str, value: object, what: str) -> list[object]:
+    if not isinstance(value, list | tuple) or len(value) > MAX_LIST_ITEMS:
+        raise ConfigError(field, f"must be a list of at most {MAX_LIST_ITEMS} {what}")
+    return list(value)
 
 
 def _check_redirect_url(value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+    text = _check_text("redirectUrl", value)
+    if not text.startswith(("http://", "https://")):
         raise ConfigError("redirectUrl", "must be an http:// or https:// URL")
-    return value
+    return text
 
 
 def _check_client_keys(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple) or not value:
+    keys = _check_list("clientKeys", value, "keys")
+    if not keys:
         raise ConfigError("clientKeys", "must be a non-empty list of strings")
-    if not all(isinstance(key, str) and key.strip() for key in value):
-        raise ConfigError("clientKeys", "every key must be a non-blank string")
-    return tuple(value)
+    return tuple(_check_text("clientKeys", key) for key in keys)
 
 
 def _check_cors_origins(value: object) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple):
-        raise ConfigError("corsOrigins", "must be a list of origins such as http://app.test:3000")
-    normal = [normalise_origin(item) if isinstance(item, str) else None for item in value]
-    for item, checked in zip(value, normal, strict=True):
+    items = _check_list("corsOrigins", value, "origins such as http://app.test:3000")
+    normal = [normalise_origin(item) if isinstance(item, str) else None for item in items]
+    for item, checked in zip(items, normal, strict=True):
         if checked is None:
             raise ConfigError(
                 "corsOrigins", f"{item!r} is not an origin such as http://app.test:3000"
+            )
+    return tuple(item for item in normal if item is not None)
+
+
+def _check_allowed_hosts(value: object) -> tuple[str, ...]:
+    items = _check_list("allowedHosts", value, "host names such as emulator.lan")
+    normal = [normalise_host(item) if isinstance(item, str) else None for item in items]
+    for item, checked in zip(items, normal, strict=True):
+        if checked is None:
+            raise ConfigError(
+                "allowedHosts",
+                f"{item!r} is not a host name such as emulator.lan (or .lan for a domain)",
             )
     return tuple(item for item in normal if item is not None)
 
@@ -104,17 +147,36 @@ def _check_bool(field: str, value: object) -> bool:
     return value
 
 
+def _number(field: str) -> Callable[[object], float]:
+    return lambda value: float(_check_number(field, value))
+
+
+def _integer(field: str) -> Callable[[object], int]:
+    return lambda value: int(_check_number(field, value, integer=True))
+
+
 @attrs.define
 class EmulatorConfig:
-    """The emulator's settings.
+    """The emulator's settings; every one is bounded (see :data:`RANGES`).
 
     ``session_lifetime`` is applied when a session is used, not when it is made, so lowering
     it (to 0, say) expires existing sessions at once: handy for testing expiry without waiting.
+    Expired sessions are deleted: when their user signs in, and by a sweep every minute.
     ``hash_cost`` is log2 of scrypt's N; each stored hash records its own cost, so changing it
     never locks anyone out. ``redirect_url`` is where verification links and the fake OAuth
     provider send the browser; ``None`` means the emulator's own ``/_emulator/redirect`` page.
     ``cors_origins`` are the browser origins, beyond this machine's loopback ones
     (``http://localhost:3000``, ``http://127.0.0.1:5173``), whose pages may call the API.
+    ``allowed_hosts`` are the ``Host`` names, beyond loopback names and IP addresses, under
+    which ``/_emulator/*`` answers and links may point at the emulator (``emulator.lan``, or
+    ``.lan`` for a domain and its subdomains).
+
+    Connections: ``header_timeout`` is how long a request's head may take once it has begun,
+    ``body_timeout`` how long its body may take, ``idle_timeout`` how long a connection may
+    wait for a (complete) request head; past one, the connection is closed (a body that is
+    too slow gets a 408 first). Past ``max_connections`` open connections, a new one gets a
+    503 and is closed while the others carry on. ``max_sessions_per_user``: opening one more
+    signs out the user's oldest. ``max_outbox_messages``: the outbox keeps the newest ones.
     """
 
     client_keys: tuple[str, ...] = attrs.field(factory=lambda: (new_client_key(),))
@@ -124,6 +186,14 @@ class EmulatorConfig:
     hash_cost: int = DEFAULT_HASH_COST
     redirect_url: str | None = None
     cors_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = 60.0
+    #: Below the usual 1024 open files a process may have, with room for everything else.
+    max_connections: int = 512
+    max_sessions_per_user: int = 100
+    max_outbox_messages: int = 1000
 
     def __attrs_post_init__(self) -> None:
         # Constructed in Python, the same rules as over HTTP, so a bad option fails at start.
@@ -131,15 +201,8 @@ class EmulatorConfig:
 
     def to_wire(self) -> dict[str, Any]:
         """Return the settings as ``GET /_emulator/config`` shows them (camelCase keys)."""
-        return {
-            "clientKeys": list(self.client_keys),
-            "emailConfirmation": self.email_confirmation,
-            "sessionLifetime": self.session_lifetime,
-            "accessTokenLifetime": self.access_token_lifetime,
-            "hashCost": self.hash_cost,
-            "redirectUrl": self.redirect_url,
-            "corsOrigins": list(self.cors_origins),
-        }
+        wire = {key: getattr(self, name) for key, (name, _) in _SETTINGS.items()}
+        return {key: list(v) if isinstance(v, tuple) else v for key, v in wire.items()}
 
     def update(self, changes: Mapping[str, object]) -> None:
         """Apply a partial update given in wire names; all or nothing.
@@ -148,21 +211,28 @@ class EmulatorConfig:
         """
         checked: dict[str, Any] = {}
         for key, value in changes.items():
-            if key == "clientKeys":
-                checked["client_keys"] = _check_client_keys(value)
-            elif key == "emailConfirmation":
-                checked["email_confirmation"] = _check_bool(key, value)
-            elif key == "sessionLifetime":
-                checked["session_lifetime"] = _check_lifetime(key, value)
-            elif key == "accessTokenLifetime":
-                checked["access_token_lifetime"] = _check_lifetime(key, value)
-            elif key == "hashCost":
-                checked["hash_cost"] = _check_hash_cost(value)
-            elif key == "redirectUrl":
-                checked["redirect_url"] = _check_redirect_url(value)
-            elif key == "corsOrigins":
-                checked["cors_origins"] = _check_cors_origins(value)
-            else:
+            if key not in _SETTINGS:
                 raise ConfigError(key, "is not a setting")
+            name, check = _SETTINGS[key]
+            checked[name] = check(value)
         for name, value in checked.items():
             setattr(self, name, value)
+
+
+#: Wire name -> (attribute, checker returning the value to keep).
+_SETTINGS: dict[str, tuple[str, Callable[[object], Any]]] = {
+    "clientKeys": ("client_keys", _check_client_keys),
+    "emailConfirmation": ("email_confirmation", lambda v: _check_bool("emailConfirmation", v)),
+    "sessionLifetime": ("session_lifetime", _number("sessionLifetime")),
+    "accessTokenLifetime": ("access_token_lifetime", _number("accessTokenLifetime")),
+    "hashCost": ("hash_cost", _integer("hashCost")),
+    "redirectUrl": ("redirect_url", _check_redirect_url),
+    "corsOrigins": ("cors_origins", _check_cors_origins),
+    "allowedHosts": ("allowed_hosts", _check_allowed_hosts),
+    "headerTimeout": ("header_timeout", _number("headerTimeout")),
+    "bodyTimeout": ("body_timeout", _number("bodyTimeout")),
+    "idleTimeout": ("idle_timeout", _number("idleTimeout")),
+    "maxConnections": ("max_connections", _integer("maxConnections")),
+    "maxSessionsPerUser": ("max_sessions_per_user", _integer("maxSessionsPerUser")),
+    "maxOutboxMessages": ("max_outbox_messages", _integer("maxOutboxMessages")),
+}

@@ -24,6 +24,8 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from .security import stored_cost
+
 __all__ = [
     "MIGRATIONS",
     "Database",
@@ -151,6 +153,8 @@ class Database:
                 _create_private(path)
             # isolation_level=None: transactions are explicit (see transaction()).
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._usual_cost: int | None = None
+            self._usual_cost_known = False
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot use the database {path}: {exc}") from exc
         try:
@@ -220,6 +224,7 @@ class Database:
         password_hash: str | None,
     ) -> None:
         """Store a new user. Raises :class:`DuplicateUserError` if the identity is taken."""
+        self._usual_cost_known = False
         try:
             self._conn.execute(
                 "INSERT INTO users (id, email_key, phone, provider, provider_user_id,"
@@ -255,6 +260,30 @@ class Database:
             query = "SELECT doc, password_hash FROM users WHERE phone = ?"
             row = self._conn.execute(query, (phone,)).fetchone()
         return (_loads(row[0]), row[1]) if row else None
+
+    def usual_hash_cost(self) -> int | None:
+        """The cost most stored password hashes have (the latest one on a tie), or None if no
+        user has a password: what a sign-in for an unknown account hashes at, so that it
+        costs what a wrong password for a real one does, whatever cost is configured now.
+
+        Cached until a hash is stored or removed, so a sign-in does not scan every user.
+        """
+        if not self._usual_cost_known:
+            row = self._conn.execute(
+                "SELECT substr(password_hash, 1, 7 + instr(substr(password_hash, 8), '$'))"
+                " AS params FROM users WHERE password_hash IS NOT NULL"
+                " GROUP BY params ORDER BY count(*) DESC, max(rowid) DESC LIMIT 1"
+            ).fetchone()
+            self._usual_cost = stored_cost(row[0]) if row else None
+            self._usual_cost_known = True
+        return self._usual_cost
+
+    def set_password_hash(self, user_id: str, password_hash: str) -> None:
+        """Replace the user's stored password hash."""
+        self._usual_cost_known = False
+        self._conn.execute(
+            "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
+        )
 
     def user_by_provider(self, provider: str, provider_user_id: str) -> dict[str, Any] | None:
         """Find the user an OAuth provider knows by ``provider_user_id``."""
@@ -301,6 +330,22 @@ class Database:
         ).fetchall()
         return [(row[0], _loads(row[1])) for row in rows]
 
+    def prune_sessions(self, user_id: str, not_before: float, keep: int) -> None:
+        """Delete the user's expired sessions, and all but the newest ``keep`` live ones."""
+        self._conn.execute(
+            "DELETE FROM sessions WHERE user_id = ?1 AND (created_at <= ?2 OR token_digest NOT IN"
+            " (SELECT token_digest FROM sessions WHERE user_id = ?1 AND created_at > ?2"
+            "  ORDER BY created_at DESC, rowid DESC LIMIT ?3))",
+            (user_id, not_before, keep),
+        )
+
+    def delete_expired(self, not_before: float, now: float) -> None:
+        """Delete every session created at or before ``not_before`` and every access token
+        expired at ``now``."""
+        with self.transaction():
+            self._conn.execute("DELETE FROM sessions WHERE created_at <= ?", (not_before,))
+            self._conn.execute("DELETE FROM access_tokens WHERE expires_at <= ?", (now,))
+
     def session_owner(self, digest: str) -> str | None:
         """The user id a session belongs to, expired or not, or None if there is no such."""
         row = self._conn.execute(
@@ -346,8 +391,9 @@ class Database:
 
     # --- outbox --------------------------------------------------------------------------
 
-    def insert_message(self, doc: dict[str, Any]) -> dict[str, Any]:
-        """Record a message as "sent"; returns it with its ``id``."""
+    def insert_message(self, doc: dict[str, Any], *, keep: int) -> dict[str, Any]:
+        """Record a message as "sent", keeping only the newest ``keep`` messages; returns it
+        with its ``id``."""
         cursor = self._conn.execute(
             "INSERT INTO outbox (doc, recipient, kind) VALUES ('{}', ?, ?)",
             (doc["recipient"], doc["kind"]),
@@ -355,6 +401,10 @@ class Database:
         stored = {"id": cursor.lastrowid, **doc}
         self._conn.execute(
             "UPDATE outbox SET doc = ? WHERE id = ?", (json.dumps(stored), cursor.lastrowid)
+        )
+        self._conn.execute(
+            "DELETE FROM outbox WHERE id NOT IN (SELECT id FROM outbox ORDER BY id DESC LIMIT ?)",
+            (keep,),
         )
         return stored
 
@@ -393,6 +443,7 @@ class Database:
 
     def reset(self) -> None:
         """Delete every user, session, access token and message; the schema stays."""
+        self._usual_cost_known = False
         with self.transaction():
             for table in ("access_tokens", "sessions", "outbox", "users"):
                 # Table names come from the literal tuple above, never from input.

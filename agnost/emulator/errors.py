@@ -31,21 +31,32 @@ def error_body(
 
 
 class Refusal(Exception):
-    """Refuse the request with ``status`` and one error item ``code``/``message``."""
+    """Refuse the request with ``status`` and one error item ``code``/``message``; with
+    ``close``, the connection is closed after the answer (the request was not read whole)."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, details: Mapping[str, Any] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: Mapping[str, Any] | None = None,
+        close: bool = False,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.close = close
 
     def response(self) -> web.Response:
         """The JSON answer for this refusal."""
         body = error_body(self.code, self.message, details=self.details)
-        return web.json_response(body, status=self.status)
+        response = web.json_response(body, status=self.status)
+        if self.close:
+            response.force_close()
+        return response
 
 
 class InvalidFields(Refusal):

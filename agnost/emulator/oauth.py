@@ -30,7 +30,8 @@ _log = logging.getLogger("agnost.emulator")
 routes = web.RouteTableDef()
 
 
-@routes.get("/_auth/{provider}")
+# No HEAD: it would create a user and mint an access token, and HEAD must change nothing.
+@routes.get("/_auth/{provider}", allow_head=False)
 async def sign_in_with_provider(request: web.Request) -> web.Response:
     """Find or create the provider's user, then redirect with a single-use access token."""
     provider = request.match_info["provider"]

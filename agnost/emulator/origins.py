@@ -6,10 +6,32 @@ Kept free of aiohttp and ua-parser so the command line can use it before either 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-__all__ = ["is_loopback", "normalise_origin", "origin_allowed"]
+__all__ = [
+    "base_url_for",
+    "host_allowed",
+    "is_loopback",
+    "normalise_host",
+    "normalise_origin",
+    "origin_allowed",
+]
+
+# One label of a host name (underscores too: docker service names may have them).
+_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
+
+
+def base_url_for(host: str, port: int) -> str:
+    """The URL clients use for a server bound to ``host``: ``http://127.0.0.1:8080`` and such.
+
+    A wildcard bind (``0.0.0.0``, ``::``) is reached locally through the loopback address.
+    """
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
 
 
 def is_loopback(host: str) -> bool:
@@ -57,3 +79,51 @@ def origin_allowed(origin: str, allowed: Iterable[str]) -> bool:
         return False
     host = urlsplit(normal).hostname or ""
     return is_loopback(host) or normal in allowed
+
+
+def normalise_host(name: str) -> str | None:
+    """``name`` as an ``allowedHosts`` entry (``emulator.lan``, or ``.lan`` for a domain and
+    its subdomains), lower-cased; None if it is not a host name (no port, path or spaces)."""
+    text = name.strip().lower().rstrip(".")
+    body = text[1:] if text.startswith(".") else text
+    labels = body.split(".")
+    if not body or not all(_LABEL.fullmatch(label) for label in labels):
+        return None
+    return text
+
+
+def host_allowed(host_header: str | None, allowed: Iterable[str], bound: str) -> bool:
+    """Whether a request's ``Host`` names this emulator, so that it may read ``/_emulator/*``
+    and appear in links.
+
+    Allowed, on any port: loopback names (``localhost`` and ``*.localhost``, which browsers
+    resolve to loopback themselves), any IP address (a DNS-rebinding page always has a name,
+    never an address, as its host), ``bound`` (the ``--host`` the emulator listens on) and
+    the ``allowed`` names (a leading dot allows a domain and its subdomains). A request with
+    no ``Host`` (HTTP/1.0) is no browser page and is allowed.
+    """
+    if host_header is None:
+        return True
+    parts = urlsplit("//" + host_header)
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not one
+    except ValueError:
+        return False
+    name = (parts.hostname or "").rstrip(".")
+    if not name or parts.netloc != host_header or "@" in host_header:
+        return False
+    if name == "localhost" or name.endswith(".localhost") or name == bound.lower():
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        return True
+    for entry in allowed:
+        if entry.startswith("."):
+            if name == entry[1:] or name.endswith(entry):
+                return True
+        elif name == entry:
+            return True
+    return False

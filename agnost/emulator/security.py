@@ -17,6 +17,7 @@ __all__ = [
     "hash_password",
     "new_object_id",
     "new_token",
+    "stored_cost",
     "token_digest",
     "verify_password",
 ]
@@ -31,10 +32,17 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _utf8(text: str) -> bytes:
+    # "surrogatepass": text from a header or body may hold lone surrogates (aiohttp decodes
+    # non-UTF-8 header bytes with surrogateescape); they hash like any other character
+    # instead of raising.
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _scrypt(password: str, salt: bytes, cost: int) -> bytes:
     n = 2**cost
     return hashlib.scrypt(
-        password.encode("utf-8"),
+        _utf8(password),
         salt=salt,
         n=n,
         r=_SCRYPT_R,
@@ -56,14 +64,24 @@ def hash_password(password: str, cost: int) -> str:
     return f"scrypt${cost}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(key)}"
 
 
-def verify_password(password: str, stored: str | None, cost: int) -> bool:
+def stored_cost(stored: str) -> int | None:
+    """The cost a stored hash was made with, or None if it is not one of ours."""
+    scheme, _, rest = stored.partition("$")
+    cost_text = rest.partition("$")[0]
+    ok = scheme == "scrypt" and cost_text.isascii() and cost_text.isdigit()
+    return int(cost_text) if ok else None
+
+
+def verify_password(password: str, stored: str | None, dummy_cost: int) -> bool:
     """Tell whether ``password`` matches the ``stored`` hash, comparing in constant time.
 
     With no stored hash (an unknown user, or one who signed up through OAuth) a hash is still
-    computed at ``cost``, so the answer takes as long as for a real user with a wrong password.
+    computed, at ``dummy_cost``: pass the cost the stored hashes have (see
+    :meth:`~agnost.emulator.db.Database.usual_hash_cost`), so that the answer takes as long as
+    for a real user with a wrong password, whatever the configured cost is now.
     """
     if stored is None:
-        _scrypt(password, b"\0" * _SALT_LENGTH, cost)
+        _scrypt(password, b"\0" * _SALT_LENGTH, dummy_cost)
         return False
     scheme, cost_text, r_text, p_text, salt_text, key_text = stored.split("$")
     if scheme != "scrypt" or (int(r_text), int(p_text)) != (_SCRYPT_R, _SCRYPT_P):
@@ -83,7 +101,7 @@ def token_digest(token: str) -> str:
     A plain hash is enough here (unlike for passwords): the token already has 256 bits of
     entropy, so there is nothing to guess.
     """
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_utf8(token)).hexdigest()
 
 
 def new_object_id() -> str:

@@ -21,8 +21,9 @@ from aiohttp import web
 
 from .app import SERVER_LOGGER, AccessLogger, create_app
 from .config import EmulatorConfig
+from .connections import AcceptErrorLog, ConnectionFactory
 from .db import Database
-from .origins import is_loopback
+from .origins import base_url_for, is_loopback
 from .state import STATE, EmulatorState
 
 __all__ = ["Emulator", "OutboxMessage", "base_url_for", "is_loopback", "serve_forever"]
@@ -32,33 +33,48 @@ T = TypeVar("T")
 _log = logging.getLogger("agnost.emulator")
 
 
-def base_url_for(host: str, port: int) -> str:
-    """The URL clients use for a server bound to ``host``: ``http://127.0.0.1:8080`` and such.
+@attrs.define
+class _Serving:
+    """A started emulator: aiohttp's runner, the listening server, the port it got."""
 
-    A wildcard bind (``0.0.0.0``, ``::``) is reached locally through the loopback address.
-    """
-    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    if ":" in shown:
-        shown = f"[{shown}]"
-    return f"http://{shown}:{port}"
+    runner: web.AppRunner
+    listener: asyncio.AbstractServer
+    port: int
+
+    async def stop(self) -> None:
+        self.listener.close()
+        await self.runner.cleanup()  # closes the open connections, then the app
+        await self.listener.wait_closed()
 
 
-async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log_class=AccessLogger, logger=SERVER_LOGGER)
+async def _start(app: web.Application, host: str, port: int) -> _Serving:
+    app[STATE].bound_host = host
+    runner = web.AppRunner(app)
     await runner.setup()
+    assert runner.server is not None  # set up just above
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(AcceptErrorLog(loop))
+    # Served through connections.py's factory rather than aiohttp's TCPSite: it adds the
+    # connection cap and the request-head timeout.
+    factory = ConnectionFactory(
+        runner.server,
+        app[STATE].config,
+        loop,
+        {"logger": SERVER_LOGGER, "access_log_class": AccessLogger},
+    )
     try:
-        await web.TCPSite(runner, host, port).start()
+        listener = await loop.create_server(factory, host, port, backlog=128)
     except BaseException:
         await runner.cleanup()
         raise
-    bound_port = int(runner.addresses[0][1])
+    bound_port = int(listener.sockets[0].getsockname()[1])
     if not is_loopback(host):
         _log.warning(
             "the emulator is bound to %s, reachable from other machines: it is a development "
             "server with no protection, for trusted networks only",
             host,
         )
-    return runner, bound_port
+    return _Serving(runner, listener, bound_port)
 
 
 async def serve_forever(
@@ -77,19 +93,19 @@ async def serve_forever(
     :func:`~agnost.emulator.app.create_app`.
     """
     app = create_app(config, database, keep_generated_key=keep_generated_key)
-    runner, bound_port = await _start(app, host, port)
+    serving = await _start(app, host, port)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     # SIGTERM (from CI, docker, kill) stops as cleanly as Ctrl-C; not available on Windows.
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGTERM, stopped.set)
     try:
-        on_ready(base_url_for(host, bound_port))
+        on_ready(base_url_for(host, serving.port))
         await stopped.wait()
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGTERM)
-        await runner.cleanup()
+        await serving.stop()
 
 
 @attrs.frozen
@@ -130,9 +146,11 @@ class Emulator:
 
     Keyword arguments are the settings of :class:`EmulatorConfig` (``client_keys``,
     ``email_confirmation``, ``session_lifetime``, ``access_token_lifetime``, ``hash_cost``,
-    ``redirect_url``). ``database`` is a file path or ``":memory:"`` (the default); ``port`` 0
-    (the default) picks a free port. :meth:`start` and :meth:`stop` may be called directly
-    instead of using ``with``.
+    ``redirect_url``, ``cors_origins``, ``allowed_hosts``, ``header_timeout``,
+    ``body_timeout``, ``idle_timeout``, ``max_connections``, ``max_sessions_per_user``,
+    ``max_outbox_messages``), each checked against its range. ``database`` is a file path or
+    ``":memory:"`` (the default); ``port`` 0 (the default) picks a free port. :meth:`start`
+    and :meth:`stop` may be called directly instead of using ``with``.
 
     Without ``client_keys``, the client key is a generated ``dev-...`` one; a file database
     keeps it, so an emulator started later on the same file has the same key (read
@@ -172,7 +190,7 @@ class Emulator:
                 app = create_app(
                     self._config, self.database, keep_generated_key=self._keep_generated_key
                 )
-                runner, port = loop.run_until_complete(_start(app, self.host, self.port))
+                serving = loop.run_until_complete(_start(app, self.host, self.port))
             except BaseException as exc:
                 failure.append(exc)
                 loop.close()
@@ -181,10 +199,10 @@ class Emulator:
             # Set only once serving: after a failed start, nothing points at a closed loop.
             self._loop = loop
             self._app = app
-            self._base_url = base_url_for(self.host, port)
+            self._base_url = base_url_for(self.host, serving.port)
             ready.set()
             loop.run_forever()
-            loop.run_until_complete(runner.cleanup())
+            loop.run_until_complete(serving.stop())
             loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 

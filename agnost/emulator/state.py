@@ -22,6 +22,8 @@ class EmulatorState:
     db: DatabaseThread
     #: Epoch seconds, read once per request so one request sees one moment.
     clock: Callable[[], float] = time.time
+    #: The address the emulator listens on (``--host``): a ``Host`` it names is allowed.
+    bound_host: str = "127.0.0.1"
 
 
 STATE = web.AppKey("agnost_emulator_state", EmulatorState)

@@ -7,15 +7,22 @@ anything else is a 415. Field problems are collected and reported together as on
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import re
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, NoReturn, TypeVar
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from .errors import InvalidFields, Refusal
+from .state import STATE
 
-__all__ = ["Fields", "read_body"]
+T = TypeVar("T")
+
+__all__ = ["MAX_DEPTH", "Fields", "read_body"]
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Deliberately loose, like most servers: one @, no spaces, a dot in the domain.
@@ -26,6 +33,9 @@ MIN_PASSWORD_LENGTH = 6
 # A bound on what reaches the slow hash; longer adds no security.
 MAX_PASSWORD_LENGTH = 1024
 MAX_EMAIL_LENGTH = 254
+#: How deep a body may nest, the body itself being level 1: ample for custom user fields,
+#: and far from the recursion limit of anything that reads or writes the stored JSON.
+MAX_DEPTH = 32
 
 #: Keys of the user model the server manages; sign-up data may not set them.
 RESERVED_USER_KEYS = frozenset(
@@ -45,26 +55,99 @@ RESERVED_USER_KEYS = frozenset(
 async def read_body(request: web.Request) -> dict[str, Any]:
     """The request body as a mapping of fields; an empty body is ``{}``.
 
-    Raises a 415 ``unsupported_media_type`` or a 400 ``invalid_request_body_syntax``.
+    Raises a 415 ``unsupported_media_type``; a 400 ``invalid_request_body_syntax`` for a body
+    that does not parse (``NaN`` and ``Infinity`` included: they are not JSON, and answers
+    carrying them break every JSON parser that reads them back) or nests deeper than
+    :data:`MAX_DEPTH`; a 400 ``validation_error`` naming the field that holds a lone
+    surrogate (not Unicode text) or a number too large to be finite; a 408
+    ``request_timeout`` when the body takes longer than the ``bodyTimeout`` setting.
     """
     content_type = request.headers.get("Content-Type")
     if content_type is not None and request.content_type in _FORM_TYPES:
-        return dict(await request.post())
+        try:
+            form = await _within_body_timeout(request, request.post())
+        except (ValueError, HttpProcessingError) as exc:
+            raise Refusal(
+                400, "invalid_request_body_syntax", "The request body is not a valid form"
+            ) from exc
+        return _checked(dict(form))
     media = request.content_type
     is_json = media == "application/json" or media.endswith("+json")
     if content_type is not None and not is_json:
         raise Refusal(415, "unsupported_media_type", f"Content type {media!r} is not supported")
-    raw = await request.read()
+    raw = await _within_body_timeout(request, request.read())
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise _too_deep() from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise Refusal(
             400, "invalid_request_body_syntax", "The request body is not valid JSON"
         ) from exc
     if not isinstance(body, dict):
         raise Refusal(400, "invalid_request_body_syntax", "The request body must be a JSON object")
+    return _checked(body)
+
+
+async def _within_body_timeout(request: web.Request, reading: Awaitable[T]) -> T:
+    timeout = request.app[STATE].config.body_timeout
+    try:
+        return await asyncio.wait_for(reading, timeout)
+    except asyncio.TimeoutError as exc:
+        raise Refusal(
+            408,
+            "request_timeout",
+            f"The request body did not arrive within {timeout:g} seconds",
+            close=True,
+        ) from exc
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _too_deep() -> Refusal:
+    return Refusal(
+        400,
+        "invalid_request_body_syntax",
+        f"The request body nests deeper than {MAX_DEPTH} levels",
+    )
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _checked(body: dict[str, Any]) -> dict[str, Any]:
+    """``body``, once every field is known to be data the emulator can store and send back."""
+    problems: dict[str, str] = {}
+    for field, value in body.items():
+        if not isinstance(field, str) or not _is_text(field):
+            problems.setdefault("(field name)", "must be Unicode text (no lone surrogates)")
+            continue
+        pending: list[tuple[object, int]] = [(value, 2)]  # the body itself is level 1
+        while pending and field not in problems:
+            item, depth = pending.pop()
+            if depth > MAX_DEPTH:
+                raise _too_deep()
+            if isinstance(item, str) and not _is_text(item):
+                problems[field] = "must be Unicode text (no lone surrogates)"
+            elif isinstance(item, float) and not math.isfinite(item):
+                problems[field] = "numbers must be finite"
+            elif isinstance(item, dict):
+                if not all(_is_text(key) for key in item):
+                    problems[field] = "must be Unicode text (no lone surrogates)"
+                pending.extend((child, depth + 1) for child in item.values())
+            elif isinstance(item, list):
+                pending.extend((child, depth + 1) for child in item)
+    if problems:
+        raise InvalidFields(problems)
     return body
 
 
