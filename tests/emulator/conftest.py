@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -61,6 +63,54 @@ def error_code(answer: requests.Response) -> str:
     items = body.get("errors", [body])
     code: str = items[0]["code"]
     return code
+
+
+def connect(emulator: Emulator, timeout: float = 5.0) -> socket.socket:
+    """A raw TCP connection to ``emulator``, with ``timeout`` on every socket call."""
+    parts = urlsplit(emulator.base_url)
+    conn = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
+    return conn
+
+
+def read_answer(conn: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """Read one HTTP answer (with a Content-Length) from ``conn``: status, headers
+    (lower-case names), body. Raises ConnectionError if the connection closes first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed after {data!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines)}
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed inside the body")
+        body += chunk
+    return int(status_line.split()[1]), headers, body[:length]
+
+
+def closed_by_server(conn: socket.socket) -> bool:
+    """Whether the server has closed ``conn`` (reading gives EOF or a reset); False if the
+    socket's timeout passes first. Data that arrives before the close is dropped."""
+    try:
+        while conn.recv(65536):
+            pass
+    except ConnectionError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
+def raw_exchange(emulator: Emulator, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` bytes as they are on a new connection and read the answer."""
+    with connect(emulator) as conn:
+        conn.sendall(request)
+        return read_answer(conn)
 
 
 @pytest.fixture
