@@ -12,10 +12,10 @@ never share a file. :attr:`FileStore.path` gives the exact path.
 
 The file (schema version 1) holds ``{"version": 1, "session": ..., "user": ...}`` with the
 session and user exactly as the server sent them, custom fields included. It is written as
-compact ASCII JSON (other characters escaped, see :func:`agnost.storage.to_json`), so it
-reads back byte-exactly whatever the locale, lone surrogates included; it is decoded as
-UTF-8. Writer and reader share one size limit, :data:`MAX_FILE_BYTES`, far above what any
-answer within the clients' default response cap needs.
+compact ASCII JSON (other characters escaped), so it reads back byte-exactly whatever the
+locale, lone surrogates included; it is decoded as UTF-8. Writer and reader share one size
+limit, :data:`MAX_FILE_BYTES`, far above what any answer within the clients' default
+response cap needs.
 
 Guarantees (the reliability rules of the project):
 
@@ -56,7 +56,7 @@ What happens when things go wrong:
   :class:`agnost.StorageError` naming the path, after keeping the change in memory: this
   process goes on seeing it, and the next successful save writes it too.
 - A value JSON cannot hold raises :class:`agnost.InvalidArgumentError` (or its ``TypeError``
-  sibling) before anything changes, exactly as :class:`agnost.MemoryStore` does.
+  sibling) before anything changes, as ``set_session`` and ``set_user`` do.
 
 Messages never contain the file's content, so no token reaches a log or an exception.
 """
@@ -79,8 +79,9 @@ from typing import Any
 import platformdirs
 
 from . import _fileio
-from ._core.errors import StorageError
-from .storage import StoredAuth, StoreUpdate, _merged, check_storable, to_json
+from ._core.errors import InvalidArgumentTypeError, StorageError
+from ._core.local import to_json
+from .storage import StoredAuth, StoreUpdate, _merged
 
 __all__ = ["DATA_DIR_ENV", "SCHEMA_VERSION", "FileStore", "default_data_dir", "profile_name"]
 
@@ -415,8 +416,17 @@ def _encode(state: StoredAuth) -> bytes:
 
 
 def _storable(update: StoreUpdate | None) -> StoreUpdate | None:
-    if update is not None:
-        check_storable(update)
+    """``update`` itself, once it is known that a file can hold it (raises as ``to_json``)."""
+    if update is None:
+        return None
+    copies: dict[str, Any] = {}
+    for key, value in update.items():
+        if value is not None and not isinstance(value, Mapping):
+            raise InvalidArgumentTypeError(
+                "invalid_argument", f"the {key} to store must be a JSON object or None"
+            )
+        copies[key] = None if value is None else dict(value)
+    to_json(copies)
     return update
 
 

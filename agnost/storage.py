@@ -8,8 +8,11 @@ keeps one JSON file per profile under the user's data directory so every process
 run of the same user sees the same session, and :class:`MemoryStore`, which keeps it in this
 process only.
 
-Every built-in store refuses, alike and before anything changes, a value that JSON cannot
-hold (:func:`check_storable`), so what works with one works with the other.
+A value JSON cannot hold never reaches a store through a client: ``set_session`` and
+``set_user`` refuse it with :class:`agnost.InvalidArgumentError` (or its ``TypeError``
+sibling) before anything changes, whichever the store. The file store also refuses it in a
+direct ``save``; the memory store keeps what it is given (it spends no time re-checking what
+came from a server's JSON).
 
 Stores are synchronous. The async client calls every store except :class:`MemoryStore` in a
 worker thread, so a store may block on files or locks without stalling the event loop.
@@ -17,12 +20,9 @@ worker thread, so a store may block on files or locks without stalling the event
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from ._core.errors import InvalidArgumentError, InvalidArgumentTypeError
 from ._core.local import StoredAuth, StoreUpdate, WireObject
 
 __all__ = [
@@ -31,9 +31,7 @@ __all__ = [
     "StoreUpdate",
     "StoredAuth",
     "WireObject",
-    "check_storable",
     "default_store",
-    "to_json",
 ]
 
 
@@ -72,7 +70,6 @@ class MemoryStore:
     __slots__ = ("_lock", "_state")
 
     def __init__(self, session: WireObject | None = None, user: WireObject | None = None) -> None:
-        check_storable({"session": session, "user": user})
         self._lock = threading.Lock()
         self._state = StoredAuth(session=_copy(session), user=_copy(user))
 
@@ -84,12 +81,7 @@ class MemoryStore:
         return self._state
 
     def save(self, update: StoreUpdate) -> None:
-        """Store the given keys; keys not in ``update`` keep their value.
-
-        Raises :class:`agnost.InvalidArgumentError` for a value JSON cannot hold, as the
-        file store does, and then stores nothing.
-        """
-        check_storable(update)
+        """Store the given keys; keys not in ``update`` keep their value."""
         with self._lock:
             self._state = _merged(self._state, update)
 
@@ -101,41 +93,6 @@ class MemoryStore:
                 return False
             self._state = StoredAuth()
             return state.session is not None or state.user is not None
-
-
-def to_json(value: object) -> str:
-    """The JSON text a store keeps for ``value``: compact, and ASCII (every other character
-    escaped), so its bytes are the same under any locale and lone surrogates survive.
-
-    Raises :class:`agnost.InvalidArgumentTypeError` for a value JSON has no form for (an
-    arbitrary object, a set, bytes) and :class:`agnost.InvalidArgumentError` for one it
-    cannot hold (a circular structure, an integer too long to print, nesting too deep).
-    Messages name the problem, never the value.
-    """
-    try:
-        return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
-    # json's messages ("Object of type X is not JSON serializable", "Circular reference
-    # detected", the integer digit limit) name a type or a limit, never the value.
-    except TypeError as exc:
-        raise InvalidArgumentTypeError("invalid_argument", f"cannot be stored: {exc}") from None
-    except RecursionError:
-        raise InvalidArgumentError(
-            "invalid_argument", "cannot be stored: too deeply nested"
-        ) from None
-    except ValueError as exc:
-        raise InvalidArgumentError("invalid_argument", f"cannot be stored: {exc}") from None
-
-
-def check_storable(update: StoreUpdate) -> None:
-    """Raise as :func:`to_json` does unless every value of ``update`` can be stored."""
-    copies: dict[str, Any] = {}
-    for key, value in update.items():
-        if value is not None and not isinstance(value, Mapping):
-            raise InvalidArgumentTypeError(
-                "invalid_argument", f"the {key} to store must be a JSON object or None"
-            )
-        copies[key] = _copy(value)
-    to_json(copies)
 
 
 def _copy(obj: WireObject | None) -> WireObject | None:

@@ -7,6 +7,7 @@ client (protocol.md §3), minus its bugs (§6).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, TypedDict, TypeVar
 
@@ -39,6 +40,7 @@ __all__ = [
     "get_user",
     "set_session",
     "set_user",
+    "to_json",
 ]
 
 T = TypeVar("T")
@@ -122,14 +124,44 @@ def set_session(session: Session) -> LocalChange:
         raise InvalidArgumentError(
             "invalid_session", "the session's token is not a valid header value"
         )
-    return Store({"session": to_wire(session)})
+    return Store({"session": _storable(to_wire(session))})
 
 
 def set_user(user: User) -> LocalChange:
     """Store ``user``; the session and the header are left as they are."""
     if not isinstance(user, User):
         raise InvalidArgumentTypeError("invalid_user", "user must be an agnost.User")
-    return Store({"user": to_wire(user)})
+    return Store({"user": _storable(to_wire(user))})
+
+
+def to_json(value: object) -> str:
+    """The JSON text a store keeps for ``value``: compact, and ASCII (every other character
+    escaped), so its bytes are the same under any locale and lone surrogates survive.
+
+    Raises :class:`InvalidArgumentTypeError` for a value JSON has no form for (an arbitrary
+    object, a set, bytes) and :class:`InvalidArgumentError` for one it cannot hold (a
+    circular structure, an integer too long to print, nesting too deep). Messages name the
+    problem, never the value.
+    """
+    try:
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
+    # json's messages ("Object of type X is not JSON serializable", "Circular reference
+    # detected", the integer digit limit) name a type or a limit, never the value.
+    except TypeError as exc:
+        raise InvalidArgumentTypeError("invalid_argument", f"cannot be stored: {exc}") from None
+    except RecursionError:
+        raise InvalidArgumentError(
+            "invalid_argument", "cannot be stored: too deeply nested"
+        ) from None
+    except ValueError as exc:
+        raise InvalidArgumentError("invalid_argument", f"cannot be stored: {exc}") from None
+
+
+def _storable(wire: dict[str, Any]) -> dict[str, Any]:
+    # Refused here, before anything changes: a store could not keep it, and the header would
+    # then carry a token the store does not hold.
+    to_json(wire)
+    return wire
 
 
 def clear_local_data() -> LocalChange:

@@ -465,14 +465,19 @@ def test_a_value_no_store_can_hold_is_refused_before_anything_changes(
         assert reread == StoredAuth(session=session_wire(CURRENT_TOKEN), user=user_wire())
 
 
-def test_the_memory_store_refuses_what_the_file_store_refuses(store: FileStore) -> None:
-    for make, error in BAD_VALUES.values():
-        for target in (MemoryStore(), store):
-            with pytest.raises(error):
-                target.save({"user": {"x": make()}})
-        with pytest.raises(error):
-            MemoryStore(user={"x": make()})
-    assert store.load() == StoredAuth()
+@pytest.mark.parametrize("bad", BAD_VALUES)
+def test_a_direct_save_of_a_value_no_file_can_hold_changes_nothing(
+    bad: str, store: FileStore
+) -> None:
+    make, error = BAD_VALUES[bad]
+    store.save({"session": SESSION})
+    before = store.path.read_bytes()
+
+    with pytest.raises(error):
+        store.save({"user": {"x": make()}})
+
+    assert store.path.read_bytes() == before
+    assert store.load() == StoredAuth(session=SESSION)
 
 
 def test_a_save_that_fails_keeps_header_and_session_in_step(
@@ -489,3 +494,24 @@ def test_a_save_that_fails_keeps_header_and_session_in_step(
         assert flavour.call(client, "get_session").token == NEW_TOKEN
         assert next_session_header(flavour, server, client) == NEW_TOKEN
     assert FileStore(ENV_URL, CLIENT_KEY, data_dir=data_dir).load().token == CURRENT_TOKEN
+
+
+class RefusingStore(MemoryStore):
+    """A store of the user's own that refuses every save with an error of its own."""
+
+    __slots__ = ()
+
+    def save(self, update: Any) -> None:
+        raise RuntimeError("this store refuses")
+
+
+def test_a_store_that_refuses_a_save_leaves_the_header_as_it_was(flavour: Flavour) -> None:
+    storage = RefusingStore(session=session_wire(CURRENT_TOKEN), user=user_wire())
+    with RecordingServer() as server:
+        client = flavour.make(server.env_url, storage=storage)
+        server.script(json_reply({"session": session_wire(NEW_TOKEN), "user": user_wire()}))
+
+        flavour.raises(RuntimeError, client, "sign_in_with_email", *VICTIM)
+
+        assert flavour.call(client, "get_session").token == CURRENT_TOKEN
+        assert next_session_header(flavour, server, client) == CURRENT_TOKEN
