@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import attrs
 
 from .._version import __version__
+from . import urls
 from .errors import (
     DECIDING_CODES,
     MAX_ERROR_ITEMS,
@@ -80,11 +81,9 @@ class Timeout:
     """How long a call may take, in seconds.
 
     ``connect`` bounds opening the connection; ``total`` bounds the whole exchange, from
-    sending the request to the last byte of the answer. ``None`` disables a limit.
-
-    One limit of the blocking client: requests cannot stop a server that sends its status
-    line and headers a byte at a time, so there ``total`` bounds each wait for the next
-    byte, not their sum (the body is bounded in full). The async client bounds it all.
+    sending the request to the last byte of the answer, in both clients: a server that
+    trickles its status line, headers or body, or never reads a large request body, is
+    stopped when ``total`` runs out. ``None`` disables a limit.
     """
 
     total: float | None = 30.0
@@ -117,11 +116,7 @@ class ClientConfig:
     @classmethod
     def create(cls, env_url: object, client_key: object, api_key: object = None) -> ClientConfig:
         """Validate and normalise the constructor arguments, as the official client does."""
-        if not isinstance(env_url, str) or not env_url.strip().startswith(("http://", "https://")):
-            raise InvalidArgumentError(
-                "missing_required_value",
-                "env_url is required and must start with http:// or https://",
-            )
+        base = urls.base_url(env_url)
         if not isinstance(client_key, str):
             raise InvalidArgumentTypeError("invalid_client_key", "client_key must be a string")
         if not client_key.strip():
@@ -136,9 +131,8 @@ class ClientConfig:
             raise InvalidArgumentError(
                 "invalid_api_key", "api_key must be printable ASCII without spaces"
             )
-        base = env_url.strip()
         return cls(
-            base_url=base[:-1] if base.endswith("/") else base,
+            base_url=base,
             client_key=client_key,
             api_key=api_key or None,
         )
