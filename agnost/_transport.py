@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import contextvars
+import http.client
 import http.cookiejar
+import io
+import logging
+import re
+import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import requests
+import requests.adapters
 import urllib3
+import urllib3.connection
+import urllib3.connectionpool
+import urllib3.poolmanager
 
 from ._core.errors import (
     ConnectError,
@@ -16,23 +29,38 @@ from ._core.errors import (
     TransportError,
 )
 from ._core.http import SESSION_COOKIE, USER_AGENT, Request, Response, Timeout
-from ._core.transport import BodyBuffer, describe, too_large
+from ._core.transport import MAX_LINE, BodyBuffer, describe, redact_queries, too_large
 
 __all__ = ["RequestsTransport"]
 
 _CHUNK = 64 * 1024
 _USER_AGENT = f"{USER_AGENT} python-requests/{requests.__version__}"
 
+#: The monotonic time the current agnost call must end by (``None``: no agnost call, or no
+#: limit). A context variable, so that each thread (each call) sees its own deadline.
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "agnost_deadline", default=None
+)
+#: Whether the current thread is inside an agnost call, whose URLs may carry access tokens.
+_IN_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("agnost_in_call", default=False)
+
 
 class RequestsTransport:
     """Sends core requests with a ``requests.Session``: no redirects, bounded reads, timeouts.
 
-    ``timeout.connect`` bounds the connection; ``timeout.total`` bounds each socket read and
-    is checked between chunks of the body, so a trickling server cannot hold a call for long.
+    ``timeout.total`` bounds the whole exchange: each socket operation (connect, every send
+    and every read of the status line, headers and body) may only wait for what is left of
+    it. That is done by agnost's own ``HTTPAdapter``, mounted on the session it creates, and
+    on a caller's session for the environment's URL prefix only (configured like the adapter
+    it replaces there: same retries, pool sizes and TLS settings).
     """
 
     def __init__(
-        self, session: requests.Session | None, timeout: Timeout, max_response_bytes: int
+        self,
+        session: requests.Session | None,
+        timeout: Timeout,
+        max_response_bytes: int,
+        base_url: str,
     ) -> None:
         self._owns_session = session is None
         if session is None:
@@ -40,29 +68,42 @@ class RequestsTransport:
             # The session is sent as a header only: a session cookie kept by the jar would
             # outlive sign-out and invalidation.
             session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+            for prefix in ("http://", "https://"):
+                session.mount(prefix, _DeadlineAdapter())
+        else:
+            prefix = base_url + "/"
+            current = session.get_adapter(prefix)
+            if not isinstance(current, _DeadlineAdapter):
+                session.mount(prefix, _DeadlineAdapter.like(current))
         self._session = session
-        self._timeout = (timeout.connect, timeout.total)
+        connect = timeout.connect
+        if timeout.total is not None:
+            connect = timeout.total if connect is None else min(connect, timeout.total)
+        self._timeout = (connect, timeout.total)
         self._total = timeout.total
         self._limit = max_response_bytes
 
     def send(self, request: Request) -> Response:
         """Send ``request`` and return the complete answer, or raise a ``TransportError``."""
         headers = {"User-Agent": _USER_AGENT, **request.headers}
-        started = time.monotonic()
+        deadline = None if self._total is None else time.monotonic() + self._total
         try:
-            with self._session.request(
-                request.method,
-                request.url,
-                data=request.body,
-                headers=headers,
-                timeout=self._timeout,
-                allow_redirects=False,
-                stream=True,
-                # Not None: requests would look up ~/.netrc and send what it finds there as
-                # Authorization, which agnost sends only for an API key.
-                auth=_no_auth,
-            ) as answer:
-                body = self._read(answer, started)
+            with (
+                _agnost_call(deadline),
+                self._session.request(
+                    request.method,
+                    request.url,
+                    data=request.body,
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                    stream=True,
+                    # Not None: requests would look up ~/.netrc and send what it finds there as
+                    # Authorization, which agnost sends only for an API key.
+                    auth=_no_auth,
+                ) as answer,
+            ):
+                body = self._read(answer)
                 return Response(answer.status_code, answer.reason or "", answer.headers, body)
         except _FAILURES as exc:
             failure = _translate(request, exc)
@@ -73,24 +114,207 @@ class RequestsTransport:
         # the URL's query (an access token), is not kept as the context either.
         raise failure
 
-    def _read(self, answer: requests.Response, started: float) -> bytes:
+    def _read(self, answer: requests.Response) -> bytes:
         if too_large(answer.headers.get("Content-Length"), self._limit):
             raise ResponseTooLargeError(self._limit)
         buffer = BodyBuffer(self._limit)
         raw = answer.raw
-        # read1 returns what one socket read brings, so a server trickling bytes cannot keep
-        # a call past its deadline; urllib3 1.x has no read1 and fills each chunk instead.
+        # read1 returns what one socket read brings, so the body is taken in bounded
+        # pieces; urllib3 1.x has no read1 and fills each chunk instead.
         read = getattr(raw, "read1", raw.read)
         while chunk := read(_CHUNK, decode_content=True):
             buffer.add(chunk)
-            if self._total is not None and time.monotonic() - started > self._total:
-                raise requests.exceptions.ReadTimeout("the total timeout ran out")
         return buffer.getvalue()
 
     def close(self) -> None:
         """Close the HTTP session if this transport created it."""
         if self._owns_session:
             self._session.close()
+
+
+@contextmanager
+def _agnost_call(deadline: float | None) -> Iterator[None]:
+    deadline_set, in_call_set = _DEADLINE.set(deadline), _IN_CALL.set(True)
+    try:
+        yield
+    finally:
+        _IN_CALL.reset(in_call_set)
+        _DEADLINE.reset(deadline_set)
+
+
+def _remaining() -> float | None:
+    """Seconds left before the current call's deadline; raise a timeout once none are."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the total timeout ran out")
+    return left
+
+
+# --- the adapter: every socket wait bounded by the call's deadline ---------------------------
+
+
+class _DeadlineIO(io.RawIOBase):
+    """What ``http.client`` reads the answer from: the socket's own file, each read limited
+    to the time left before the deadline (so a trickling server cannot stretch the total)."""
+
+    def __init__(self, raw: io.RawIOBase, sock: socket.socket) -> None:
+        self._raw = raw
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = _remaining()
+        if left is not None:
+            self._sock.settimeout(left)
+        return self._raw.readinto(buffer)
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def close(self) -> None:
+        self._raw.close()  # releases the socket, as the base class's file would
+        super().close()
+
+
+class _AnswerReader(io.BufferedReader):
+    """Remembers the last line read, to tell a complete header block from one cut short, and
+    refuses lines longer than aiohttp takes, so that both flavours refuse the same answers."""
+
+    last_line = b""
+
+    def readline(self, size: int | None = -1) -> bytes:
+        self.last_line = super().readline(size)
+        if len(self.last_line.rstrip(b"\r\n")) > MAX_LINE:
+            raise http.client.LineTooLong("line")
+        return self.last_line
+
+
+class _NotHTTP(http.client.HTTPException):
+    """The answer's head is not valid HTTP."""
+
+
+_LENGTH = re.compile(r"[0-9]+")
+
+
+class _HTTPResponse(http.client.HTTPResponse):
+    """``http.client``'s answer, read through :class:`_DeadlineIO`, skipping informational
+    (1xx) answers as aiohttp does, and refusing a header block cut off by the peer."""
+
+    fp: _AnswerReader
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        # The socket file of the base class holds the reference that keeps the socket open
+        # until the answer is read (http.client closes the connection early when the answer
+        # says it will close): it is kept, under a deadline and a line recorder.
+        raw = self.fp.detach()
+        self.fp = _AnswerReader(_DeadlineIO(raw, sock))
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            # 101 would switch protocols, which agnost never asks for: it is an answer.
+            if not 100 <= status < 200 or status == 101:
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # the 1xx answer's own header block
+
+    def begin(self) -> None:
+        super().begin()
+        if self.fp.last_line not in (b"\r\n", b"\n"):
+            raise _NotHTTP("the connection closed inside the answer's header block")
+        # http.client reads an answer with a Content-Length it cannot parse up to the close;
+        # aiohttp refuses it, and so does agnost: a body of unknown length is not an answer.
+        lengths = {
+            v.strip() for line in self.msg.get_all("Content-Length", ()) for v in line.split(",")
+        }
+        if lengths and (self.chunked or len(lengths) > 1 or not _LENGTH.fullmatch(lengths.pop())):
+            raise _NotHTTP("the answer has an invalid Content-Length")
+
+
+class _Sending:
+    """Sends in pieces, each limited to the time left before the deadline."""
+
+    sock: socket.socket | None
+
+    def send(self, data: Any) -> None:
+        if _DEADLINE.get() is None or not isinstance(data, bytes | bytearray | memoryview):
+            return super().send(data)  # type: ignore[misc,no-any-return]
+        if self.sock is None:
+            self.connect()  # type: ignore[attr-defined]
+        view = memoryview(data)
+        for start in range(0, len(view), _CHUNK):
+            self.sock.settimeout(_remaining())  # type: ignore[union-attr]
+            super().send(view[start : start + _CHUNK])  # type: ignore[misc]
+        return None
+
+
+class _HTTPConnection(_Sending, urllib3.connection.HTTPConnection):
+    response_class = _HTTPResponse
+
+
+class _HTTPSConnection(_Sending, urllib3.connection.HTTPSConnection):
+    response_class = _HTTPResponse
+
+
+class _HTTPConnectionPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSConnectionPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPConnectionPool, "https": _HTTPSConnectionPool}
+
+
+class _DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """A requests ``HTTPAdapter`` whose connections bound every wait by the call's deadline
+    (outside an agnost call they behave as urllib3's own)."""
+
+    @classmethod
+    def like(cls, other: requests.adapters.BaseAdapter) -> _DeadlineAdapter:
+        """An adapter configured as ``other`` (its retries, pool sizes and pool options)."""
+        if not isinstance(other, requests.adapters.HTTPAdapter):
+            return cls()
+        state = vars(other)  # the pool sizes, which requests keeps private
+        options = dict(other.poolmanager.connection_pool_kw)  # TLS context, socket options...
+        maxsize = options.pop("maxsize", state["_pool_maxsize"])
+        block = options.pop("block", state["_pool_block"])
+        adapter = cls(max_retries=other.max_retries)
+        adapter.init_poolmanager(state["_pool_connections"], maxsize, block, **options)
+        return adapter
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if type(manager) is urllib3.poolmanager.ProxyManager:  # SOCKS pools are their own
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+
+# --- logs: urllib3 names the URL, whose query may be an access token -------------------------
+
+
+class _RedactQueries(logging.Filter):
+    """Removes URL queries from urllib3's log records made during an agnost call; records
+    of other requests in the process pass unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _IN_CALL.get():
+            record.msg, record.args = redact_queries(record.getMessage()), None
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_RedactQueries())
 
 
 def _forget_session_cookie(jar: requests.cookies.RequestsCookieJar) -> None:
@@ -107,18 +331,39 @@ def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
 _FAILURES = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError)
 
 
+def _timed_out(exc: BaseException, depth: int = 0) -> bool:
+    """Whether the failure is, or wraps, a timeout: urllib3 reports a send that ran out of
+    time as a broken connection ("Connection aborted.", TimeoutError(...))."""
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return False  # a refused connection, though urllib3 derives it from a timeout
+    if isinstance(
+        exc, TimeoutError | requests.exceptions.Timeout | urllib3.exceptions.TimeoutError
+    ):
+        return True
+    inner = [*exc.args, getattr(exc, "reason", None)]
+    return depth < 4 and any(
+        isinstance(e, BaseException) and e is not exc and _timed_out(e, depth + 1) for e in inner
+    )
+
+
+_NOT_HTTP = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.DecodeError,
+    urllib3.exceptions.InvalidHeader,  # of the answer: a bad or conflicting Content-Length
+)
+
+
 def _translate(request: Request, exc: BaseException) -> TransportError:
     """The agnost error for a requests or urllib3 failure: the same classes aiohttp's map to."""
     if isinstance(exc, requests.exceptions.SSLError | urllib3.exceptions.SSLError):
         return TLSError(describe(request, "TLS failure", exc))
-    if isinstance(exc, requests.exceptions.Timeout | urllib3.exceptions.TimeoutError):
+    if _timed_out(exc):
         return RequestTimeoutError(describe(request, "timed out", exc))
-    if isinstance(
-        exc,
-        requests.exceptions.ConnectionError
-        | requests.exceptions.ChunkedEncodingError
-        | requests.exceptions.ContentDecodingError
-        | urllib3.exceptions.ProtocolError,
-    ):
+    # A connection that failed, or a peer that did not speak HTTP (a bad status line,
+    # header block, framing or content encoding).
+    if isinstance(exc, _NOT_HTTP):
         return ConnectError(describe(request, "connection failed", exc))
     return TransportError(describe(request, "request failed", exc))

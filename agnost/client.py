@@ -42,13 +42,19 @@ class Client(BaseClient):
         http_session: requests.Session | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
+        if http_session is not None and not isinstance(http_session, requests.Session):
+            raise InvalidArgumentTypeError(
+                "invalid_http_session", "http_session must be a requests.Session or None"
+            )
         super().__init__(env_url, client_key, **options)
         if inspect.iscoroutinefunction(self._sign_in_redirect):
             raise InvalidArgumentTypeError(
                 "invalid_sign_in_redirect",
                 "the blocking client cannot await a coroutine function as sign_in_redirect",
             )
-        self._transport = RequestsTransport(http_session, self._timeout, self._max_response_bytes)
+        self._transport = RequestsTransport(
+            http_session, self._timeout, self._max_response_bytes, self._config.base_url
+        )
         self.auth = Auth(self)
         self._restore_blocking()
 

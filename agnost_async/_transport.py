@@ -17,7 +17,7 @@ from agnost._core.errors import (
     TransportError,
 )
 from agnost._core.http import SESSION_COOKIE, USER_AGENT, Request, Response, Timeout
-from agnost._core.transport import BodyBuffer, describe, too_large
+from agnost._core.transport import MAX_HEADERS, MAX_LINE, BodyBuffer, describe, too_large
 
 __all__ = ["AiohttpTransport"]
 
@@ -48,10 +48,10 @@ class AiohttpTransport:
         # A session of the caller's gets the agnost identity and limits on each request; an
         # owned one has them as its defaults, which aiohttp applies at less cost.
         if self._owns_session:
-            headers, options = request.headers, _NO_OPTIONS
+            headers, options = request.headers, _HEAD_LIMITS
         else:
             headers = {"User-Agent": _USER_AGENT, **request.headers}
-            options = {"timeout": self._timeout}
+            options = {"timeout": self._timeout, **_HEAD_LIMITS}
         try:
             async with session.request(
                 request.method,
@@ -128,7 +128,13 @@ async def _closed_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[
 
 
 _SKIP_AUTO_HEADERS = ("Content-Type",)
-_NO_OPTIONS: dict[str, Any] = {}
+#: The limits of an answer's head that http.client has in the blocking flavour, so that both
+#: refuse the same answers.
+_HEAD_LIMITS: dict[str, Any] = {
+    "max_headers": MAX_HEADERS,
+    "max_line_size": MAX_LINE,
+    "max_field_size": MAX_LINE,
+}
 
 
 def _translate(request: Request, exc: BaseException) -> TransportError:
@@ -137,6 +143,12 @@ def _translate(request: Request, exc: BaseException) -> TransportError:
         return RequestTimeoutError(describe(request, "timed out", exc))
     if isinstance(exc, aiohttp.ClientSSLError):
         return TLSError(describe(request, "TLS failure", exc))
-    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+    # A connection that failed, or a peer that did not speak HTTP: aiohttp reports a bad
+    # status line, header block or framing of the answer as a ClientResponseError (agnost
+    # never asks aiohttp to raise for a status).
+    if isinstance(
+        exc,
+        aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | aiohttp.ClientResponseError,
+    ):
         return ConnectError(describe(request, "connection failed", exc))
     return TransportError(describe(request, "request failed", exc))

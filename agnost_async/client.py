@@ -12,7 +12,7 @@ import aiohttp
 
 from agnost._base import BaseClient, ClientOptions
 from agnost._core import local
-from agnost._core.errors import StorageError
+from agnost._core.errors import InvalidArgumentTypeError, StorageError
 from agnost._core.http import LARGE_ANSWER_BYTES
 from agnost._core.operations import Endpoint, Operation
 from agnost.storage import MemoryStore
@@ -48,6 +48,10 @@ class AsyncClient(BaseClient):
         http_session: aiohttp.ClientSession | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
+        if http_session is not None and not isinstance(http_session, aiohttp.ClientSession):
+            raise InvalidArgumentTypeError(
+                "invalid_http_session", "http_session must be an aiohttp.ClientSession or None"
+            )
         super().__init__(env_url, client_key, **options)
         self._transport = AiohttpTransport(http_session, self._timeout, self._max_response_bytes)
         self._restored = False

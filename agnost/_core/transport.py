@@ -7,14 +7,24 @@ import re
 from .errors import ResponseTooLargeError
 from .http import Request
 
-__all__ = ["BodyBuffer", "describe", "too_large"]
+__all__ = ["MAX_HEADERS", "MAX_LINE", "BodyBuffer", "describe", "redact_queries", "too_large"]
+
+#: The longest line of an answer's head both flavours accept (aiohttp's default limit).
+MAX_LINE = 8190
+#: The most header lines both flavours accept (http.client refuses a 100th).
+MAX_HEADERS = 99
 
 _QUERY = re.compile(r"\?[^\s'\")]*")
 
 
+def redact_queries(text: str) -> str:
+    """``text`` with the query of every URL in it replaced by ``?…`` (queries carry tokens)."""
+    return _QUERY.sub("?…", text)
+
+
 def describe(request: Request, what: str, exc: BaseException) -> str:
     """A message for a transport failure that names no query (query values can be tokens)."""
-    detail = _QUERY.sub("?…", str(exc))[:300]
+    detail = redact_queries(str(exc))[:300]
     path = _QUERY.sub("", request.url)
     return f"{request.method} {path}: {what} ({type(exc).__name__}: {detail})"
 
