@@ -50,7 +50,9 @@ async def _json_errors(request: web.Request, handler: Handler) -> StreamResponse
         if exc.status < 400:
             raise
         code = _CODE_BY_STATUS.get(exc.status, "client_error")
-        return web.json_response(error_body(code, exc.reason), status=exc.status)
+        # A 405 says which methods the path takes (HEAD /grant: only GET).
+        kept = {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
+        return web.json_response(error_body(code, exc.reason), status=exc.status, headers=kept)
     except Exception as exc:
         # One line, naming the exception's type and where it came from: its message and the
         # values in a traceback may quote request data (a password, a token).

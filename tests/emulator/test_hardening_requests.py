@@ -214,6 +214,7 @@ def test_head_on_grant_does_not_use_up_the_access_token(api: Api) -> None:
     )
 
     assert head.status_code == 405 and "set-cookie" not in head.headers
+    assert head.headers["Allow"] == "GET"
     granted = api.get("/grant", params={"key": message.access_token})
     assert granted.status_code == 200 and granted.json()["user"]["emailVerified"] is True
 
