@@ -8,7 +8,6 @@ back unchanged by :func:`agnost.to_wire`. Session tokens never appear in a ``rep
 
 from __future__ import annotations
 
-import functools
 import types
 from collections.abc import Mapping
 from datetime import datetime
@@ -38,14 +37,16 @@ class _Checked:
     """Checks each field of a model built by hand, so that a wrong one is refused at once,
     with the field's name, rather than when it is sent or stored.
 
-    Answers do not pass here: the converter checks them as it structures them.
+    Sessions, users and user agents structured from answers skip it: the converter has
+    checked the same.
     """
 
     __slots__ = ()
 
     def __attrs_post_init__(self) -> None:
         cls = type(self)
-        for name, kinds, optional in _checks(cls):
+        checks = _CHECKS.get(cls) or _CHECKS.setdefault(cls, _checks(cls))
+        for name, kinds, optional in checks:
             value = getattr(self, name)
             if value is None and optional:
                 continue
@@ -75,7 +76,9 @@ _WANTED = {
 }
 
 
-@functools.cache
+_CHECKS: dict[type, tuple[tuple[str, Any, bool], ...]] = {}
+
+
 def _checks(cls: type) -> tuple[tuple[str, Any, bool], ...]:
     """``(name, classes, optional)`` per field: ``tuple`` stands for ``tuple[str, ...]``."""
     checks = []
