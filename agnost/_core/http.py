@@ -179,7 +179,7 @@ def decode_json(response: Response, secrets: Iterable[str]) -> Any:
 
     Linear in the body. Python's cyclic garbage collector is paused meanwhile: what
     ``json.loads`` builds cannot hold a reference cycle, and collecting while it allocates
-    a body of small arrays made decoding 4 MiB take five times as long.
+    a body of small arrays made decoding 4 MiB take up to five times as long.
     """
     collecting = gc.isenabled()
     gc.disable()
