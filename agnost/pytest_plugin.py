@@ -11,6 +11,15 @@ cost (fast, and fine for test data), stopped after the test::
         agnost_emulator.configure(emailConfirmation=True)
         messages = agnost_emulator.outbox(recipient="ada@example.com")
 
+A fake of the app's own backend, on the same emulator (see :mod:`agnost.emulator.endpoints`)::
+
+    def test_orders(agnost_emulator):
+        @agnost_emulator.endpoint("GET", "/orders")
+        def orders(request):
+            return [{"id": 1, "owner": request.user["_id"]}] if request.user else []
+        ...
+        agnost_emulator.configure(enforceSession=True)  # no session: 401 on app endpoints
+
 The emulator is imported only when the fixture is used, so the plugin costs nothing in test
 suites that do not use it, and needs the ``emulator`` extra only in those that do.
 """
@@ -34,7 +43,8 @@ TEST_HASH_COST = 4
 @pytest.fixture
 def agnost_emulator() -> Iterator[Emulator]:
     """A running emulator for one test: ``base_url``, ``client_key``, ``outbox()``,
-    ``configure(...)``, ``reset()``. In-memory, so nothing outlives the test."""
+    ``configure(...)``, ``reset()``, ``add_endpoint(...)`` and ``endpoint(...)``. In-memory,
+    so nothing outlives the test."""
     from agnost.emulator import Emulator
 
     with Emulator(database=":memory:", hash_cost=TEST_HASH_COST) as emulator:

@@ -19,6 +19,16 @@ In pytest, the ``agnost_emulator`` fixture gives a fresh one per test (``agnost.
 The API (``/_api/rest/v1/auth/...``, protocol.md §3, §5, §7): sign-up and sign-in with email and
 phone, sign-out (one, all, all but current), sessions, user and grant; the rest of §3 answers
 501. Every request needs an ``X-Client-Key`` that is one of the configured client keys.
+
+App endpoints (protocol.md §8): every other path, any of GET, HEAD, POST, PUT, PATCH, DELETE,
+also needs a client key and answers an echo of the request and its caller: ``{"method",
+"path", "query", "body", "user", "session"}`` (the session without its token; both ``null``
+without a valid session). With session enforcement on for a client key (``--enforce-session``,
+``--enforce-session-key``), such a call without a valid session gets 401
+``missing_session_token`` or ``invalid_session_token``; the auth API never needs one. A test
+stands up a fake of its own backend with ``emu.add_endpoint(method, path, handler)`` or the
+``@emu.endpoint(method, path)`` decorator (:class:`EndpointRequest` in, a JSON value or an
+:class:`EndpointReply` out; see :mod:`agnost.emulator.endpoints`).
 The fake OAuth provider: ``GET /_auth/<provider>`` (google, facebook, twitter, apple, discord,
 github) redirects to the redirect URL with ``?access_token=``; see :mod:`agnost.emulator.oauth`.
 
@@ -36,7 +46,8 @@ The emulator-only endpoints (no client key needed):
   ``emailConfirmation``, ``sessionLifetime`` and ``accessTokenLifetime`` (seconds),
   ``hashCost`` (log2 of scrypt's N, 1 to 16: at most 64 MiB per hash), ``redirectUrl``,
   ``corsOrigins``, ``allowedHosts``, ``headerTimeout``, ``bodyTimeout`` and ``idleTimeout``
-  (seconds), ``maxConnections``, ``maxSessionsPerUser``, ``maxOutboxMessages``. Every one is
+  (seconds), ``maxConnections``, ``maxSessionsPerUser``, ``maxOutboxMessages``,
+  ``enforceSession`` (every key) and ``enforceSessionKeys`` (some of ``clientKeys``). Every one is
   bounded (:data:`agnost.emulator.config.RANGES`).
 - ``GET /_emulator/redirect`` the page verification links and OAuth land on when no redirect
   URL is configured; it shows the ``access_token`` it was given.
@@ -87,13 +98,28 @@ from .config import ConfigError, EmulatorConfig
 
 if TYPE_CHECKING:
     from .app import create_app
+    from .endpoints import EndpointReply, EndpointRequest
     from .server import Emulator, OutboxMessage
 
-__all__ = ["ConfigError", "Emulator", "EmulatorConfig", "OutboxMessage", "create_app"]
+__all__ = [
+    "ConfigError",
+    "Emulator",
+    "EmulatorConfig",
+    "EndpointReply",
+    "EndpointRequest",
+    "OutboxMessage",
+    "create_app",
+]
 
 # Imported on first use: these need ua-parser (the ``emulator`` extra), and the command line
 # imports this package to register ``agnost emulator`` whether the extra is installed or not.
-_LAZY = {"Emulator": ".server", "OutboxMessage": ".server", "create_app": ".app"}
+_LAZY = {
+    "Emulator": ".server",
+    "EndpointReply": ".endpoints",
+    "EndpointRequest": ".endpoints",
+    "OutboxMessage": ".server",
+    "create_app": ".app",
+}
 
 
 def __getattr__(name: str) -> Any:

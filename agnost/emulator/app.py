@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -16,11 +14,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
-from . import admin, auth, oauth
+from . import admin, auth, endpoints, oauth
 from .config import EmulatorConfig
 from .connections import track_requests
 from .db import Database, DatabaseThread
-from .errors import Refusal, error_body
+from .errors import Refusal, error_body, where
 from .origins import origin_allowed
 from .state import STATE, EmulatorState
 
@@ -61,15 +59,6 @@ async def _json_errors(request: web.Request, handler: Handler) -> StreamResponse
         )
         body = error_body("internal_server_error", "Internal server error", server=True)
         return web.json_response(body, status=500)
-
-
-def where(exc: BaseException) -> str:
-    """``exc``'s type and the line that raised it, say ``KeyError at db.py:120``: what a
-    log may say of an exception, unlike its message."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return type(exc).__name__
-    return f"{type(exc).__name__} at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}"
 
 
 @web.middleware
@@ -116,7 +105,8 @@ async def _cors(request: web.Request, handler: Handler) -> StreamResponse:
     allows credentials. ``/_emulator/*`` (outbox tokens, client keys, settings) never answers
     a browser page on another origin, trusted or not. Requests without an ``Origin`` (curl,
     Node, the Python clients) are not browser pages and pass untouched. Preflights are answered
-    here, before routing, since no route takes OPTIONS.
+    here, before routing and before the client-key check (a browser sends no custom header
+    in a preflight).
     """
     origin = request.headers.get("Origin")
     if origin is None:
@@ -152,8 +142,9 @@ async def _cors(request: web.Request, handler: Handler) -> StreamResponse:
 
 @web.middleware
 async def _client_key(request: web.Request, handler: Handler) -> StreamResponse:
-    """The API answers only requests carrying one of the configured client keys."""
-    if request.path.startswith("/_api/"):
+    """The API and the app endpoints answer only requests carrying one of the configured
+    client keys (``/_auth/*``, which a browser navigates to, and ``/_emulator/*`` need none)."""
+    if request.path.startswith("/_api/") or endpoints.is_app_path(request.path):
         key = request.headers.get("X-Client-Key")
         if not key:
             raise Refusal(401, "missing_client_key", "The X-Client-Key header is required")
@@ -243,7 +234,11 @@ async def _close_database(app: web.Application) -> None:
 
 
 def create_app(
-    config: EmulatorConfig, database: str, *, keep_generated_key: bool = False
+    config: EmulatorConfig,
+    database: str,
+    *,
+    keep_generated_key: bool = False,
+    handlers: endpoints.EndpointRegistry | None = None,
 ) -> web.Application:
     """Build the emulator app over the SQLite database at ``database`` (or ``":memory:"``).
 
@@ -251,6 +246,7 @@ def create_app(
     cleaned up; one that cannot be is a :class:`~agnost.emulator.db.StorageError`. With
     ``keep_generated_key``, ``config``'s only client key was generated, not chosen: the
     database's stored development key replaces it, or it is stored to be reused next time.
+    ``handlers`` answer app endpoints in place of the echo (see :mod:`.endpoints`).
     """
     db = DatabaseThread(database)
     if keep_generated_key:
@@ -268,4 +264,5 @@ def create_app(
     auth.add_routes(app)
     app.add_routes(oauth.routes)
     app.add_routes(admin.routes)
+    endpoints.add_routes(app, handlers if handlers is not None else endpoints.EndpointRegistry())
     return app

@@ -37,7 +37,9 @@ __all__ = [
     "AUTH_PREFIX",
     "NOT_IMPLEMENTED_PATHS",
     "SESSION_COOKIE",
+    "Caller",
     "add_routes",
+    "authenticate",
     "names_emulator",
     "redirect_url",
     "with_session",
@@ -68,7 +70,7 @@ _HANDLE = re.compile(r"[0-9a-f]{64}")
 routes = web.RouteTableDef()
 
 
-class _Caller:
+class Caller:
     """The user and session a request is authenticated with."""
 
     def __init__(self, token: str, digest: str, session: dict[str, Any]) -> None:
@@ -107,7 +109,9 @@ def _not_before(state: EmulatorState, now: float) -> float:
     return now - state.config.session_lifetime
 
 
-async def _authenticate(request: web.Request) -> _Caller:
+async def authenticate(request: web.Request) -> Caller:
+    """The caller of ``request``, from its ``Session`` header or ``session_token`` cookie;
+    a 401 ``missing_session_token`` or ``invalid_session_token`` without a live session."""
     token = request.headers.get("Session") or request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Refusal(401, "missing_session_token", "A session token is required")
@@ -117,7 +121,7 @@ async def _authenticate(request: web.Request) -> _Caller:
     session = await state.db.run(Database.live_session, digest, _not_before(state, now))
     if session is None:
         raise Refusal(401, "invalid_session_token", "The session token is invalid or has expired")
-    return _Caller(token, digest, session)
+    return Caller(token, digest, session)
 
 
 def _session_wire(doc: dict[str, Any], token: str) -> dict[str, Any]:
@@ -278,7 +282,7 @@ async def sign_out(request: web.Request) -> web.Response:
 
     Another user's session: 403; an unknown token: 404 (both ``invalid_session_token``).
     """
-    caller = await _authenticate(request)
+    caller = await authenticate(request)
     fields = Fields(await read_body(request))
     token = fields.string("token", required=False)
     fields.done()
@@ -307,7 +311,7 @@ async def sign_out(request: web.Request) -> web.Response:
 @routes.post(AUTH_PREFIX + "/signout-all")
 async def sign_out_all(request: web.Request) -> web.Response:
     """End every session of the caller's user, the caller's too."""
-    caller = await _authenticate(request)
+    caller = await authenticate(request)
     await _state(request).db.run(Database.delete_sessions, caller.user_id)
     _log.info("signed out all sessions of user %s", caller.user_id)
     return _signed_out(expire_cookie=True)
@@ -316,7 +320,7 @@ async def sign_out_all(request: web.Request) -> web.Response:
 @routes.post(AUTH_PREFIX + "/signout-all-except")
 async def sign_out_all_except_current(request: web.Request) -> web.Response:
     """End every session of the caller's user but the caller's."""
-    caller = await _authenticate(request)
+    caller = await authenticate(request)
     await _state(request).db.run(Database.delete_sessions, caller.user_id, keep=caller.digest)
     _log.info("signed out the other sessions of user %s", caller.user_id)
     return _signed_out(expire_cookie=False)
@@ -325,7 +329,7 @@ async def sign_out_all_except_current(request: web.Request) -> web.Response:
 @routes.get(AUTH_PREFIX + "/sessions")
 async def get_all_sessions(request: web.Request) -> web.Response:
     """The caller's user's unexpired sessions, oldest first (see the module doc on tokens)."""
-    caller = await _authenticate(request)
+    caller = await authenticate(request)
     state = _state(request)
     rows = await state.db.run(
         Database.live_sessions, caller.user_id, _not_before(state, state.clock())
@@ -340,7 +344,7 @@ async def get_all_sessions(request: web.Request) -> web.Response:
 @routes.get(AUTH_PREFIX + "/user")
 async def get_user_from_db(request: web.Request) -> web.Response:
     """The caller's user as stored."""
-    caller = await _authenticate(request)
+    caller = await authenticate(request)
     user = await _state(request).db.run(Database.user_by_id, caller.user_id)
     if user is None:
         raise Refusal(404, "user_not_found", "The session's user no longer exists")

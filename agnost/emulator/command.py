@@ -140,6 +140,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " /_emulator/* answers and links point here; repeat for several (loopback names,"
         " IP addresses and --host always are)",
     )
+    parser.add_argument(
+        "--enforce-session",
+        action="store_true",
+        help="app endpoints need a valid session, whatever the client key (default: off;"
+        " the auth endpoints never do)",
+    )
+    parser.add_argument(
+        "--enforce-session-key",
+        action="append",
+        dest="enforce_session_keys",
+        metavar="KEY",
+        help="app endpoints called with this client key (one of --client-key) need a valid"
+        " session; repeat for several",
+    )
     defaults = attrs.fields_dict(EmulatorConfig)
     for option, wire, kind, metavar, text in _LIMIT_OPTIONS:
         least, most = RANGES[wire]
@@ -156,6 +170,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="info",
         help="logging threshold; info logs one line per request (default: %(default)s)",
     )
+
+
+def _enforcement(config: EmulatorConfig) -> str:
+    if config.enforce_session:
+        return "enforced on app endpoints"
+    if config.enforce_session_keys:
+        return f"enforced on app endpoints for {len(config.enforce_session_keys)} client key(s)"
+    return "not enforced"
 
 
 def _has_ua_parser() -> bool:
@@ -192,6 +214,12 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             config.update({"corsOrigins": args.cors_origins})
         if args.allowed_hosts:
             config.update({"allowedHosts": args.allowed_hosts})
+        config.update(
+            {
+                "enforceSession": args.enforce_session,
+                "enforceSessionKeys": args.enforce_session_keys or [],
+            }
+        )
         limits = {wire: getattr(args, _attribute(option)) for option, wire, *_ in _LIMIT_OPTIONS}
         config.update({wire: value for wire, value in limits.items() if value is not None})
     except ConfigError as exc:
@@ -223,6 +251,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             *(f"  client key: {key}" for key in config.client_keys[1:]),
             f"  database:   {database}",
             f"  outbox:     {base_url}/_emulator/outbox",
+            f"  sessions:   {_enforcement(config)}",
             "Press Ctrl-C to stop.",
         ]
         print(os.linesep.join(lines), file=out, flush=True)

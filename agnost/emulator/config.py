@@ -118,6 +118,11 @@ def _check_client_keys(value: object) -> tuple[str, ...]:
     return tuple(_check_text("clientKeys", key) for key in keys)
 
 
+def _check_enforced_keys(value: object) -> tuple[str, ...]:
+    keys = _check_list("enforceSessionKeys", value, "client keys")
+    return tuple(_check_text("enforceSessionKeys", key) for key in keys)
+
+
 def _check_cors_origins(value: object) -> tuple[str, ...]:
     items = _check_list("corsOrigins", value, "origins such as http://app.test:3000")
     normal = [normalise_origin(item) if isinstance(item, str) else None for item in items]
@@ -177,6 +182,12 @@ class EmulatorConfig:
     too slow gets a 408 first). Past ``max_connections`` open connections, a new one gets a
     503 and is closed while the others carry on. ``max_sessions_per_user``: opening one more
     signs out the user's oldest. ``max_outbox_messages``: the outbox keeps the newest ones.
+
+    Session enforcement, the Designer's setting of a client library key: ``enforce_session``
+    turns it on for every key, ``enforce_session_keys`` for the keys listed (each must be one
+    of ``client_keys``). With it on, an app endpoint (any path but the auth API, ``/_auth``
+    and ``/_emulator``) called with that key and without a valid session gets a 401; the auth
+    endpoints never need one.
     """
 
     client_keys: tuple[str, ...] = attrs.field(factory=lambda: (new_client_key(),))
@@ -194,6 +205,8 @@ class EmulatorConfig:
     max_connections: int = 512
     max_sessions_per_user: int = 100
     max_outbox_messages: int = 1000
+    enforce_session: bool = False
+    enforce_session_keys: tuple[str, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         # Constructed in Python, the same rules as over HTTP, so a bad option fails at start.
@@ -215,8 +228,25 @@ class EmulatorConfig:
                 raise ConfigError(key, "is not a setting")
             name, check = _SETTINGS[key]
             checked[name] = check(value)
+        keys = checked.get("client_keys", self.client_keys)
+        stray = [
+            k
+            for k in checked.get("enforce_session_keys", self.enforce_session_keys)
+            if k not in keys
+        ]
+        if stray:
+            field = "enforceSessionKeys" if "enforce_session_keys" in checked else "clientKeys"
+            raise ConfigError(
+                field,
+                "every key in enforceSessionKeys must be one of clientKeys"
+                " (change both in one update)",
+            )
         for name, value in checked.items():
             setattr(self, name, value)
+
+    def enforces_session(self, client_key: str | None) -> bool:
+        """Whether app endpoints called with ``client_key`` need a valid session."""
+        return self.enforce_session or client_key in self.enforce_session_keys
 
 
 #: Wire name -> (attribute, checker returning the value to keep).
@@ -235,4 +265,6 @@ _SETTINGS: dict[str, tuple[str, Callable[[object], Any]]] = {
     "maxConnections": ("max_connections", _integer("maxConnections")),
     "maxSessionsPerUser": ("max_sessions_per_user", _integer("maxSessionsPerUser")),
     "maxOutboxMessages": ("max_outbox_messages", _integer("maxOutboxMessages")),
+    "enforceSession": ("enforce_session", lambda v: _check_bool("enforceSession", v)),
+    "enforceSessionKeys": ("enforce_session_keys", _check_enforced_keys),
 }

@@ -6,12 +6,14 @@ JSON answer. Every error answer is JSON: the official client hangs forever on a 
 
 from __future__ import annotations
 
+import os
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-__all__ = ["InvalidFields", "Refusal", "error_body"]
+__all__ = ["InvalidFields", "Refusal", "error_body", "where"]
 
 
 def error_body(
@@ -84,3 +86,12 @@ class InvalidFields(Refusal):
             },
             status=400,
         )
+
+
+def where(exc: BaseException) -> str:
+    """``exc``'s type and the line that raised it, say ``KeyError at db.py:120``: what a
+    log may say of an exception, unlike its message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__
+    return f"{type(exc).__name__} at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}"

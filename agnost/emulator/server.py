@@ -23,12 +23,14 @@ from .app import SERVER_LOGGER, AccessLogger, create_app
 from .config import EmulatorConfig
 from .connections import AcceptErrorLog, ConnectionFactory
 from .db import Database
+from .endpoints import EndpointHandler, EndpointRegistry
 from .origins import base_url_for, is_loopback
 from .state import STATE, EmulatorState
 
 __all__ = ["Emulator", "OutboxMessage", "base_url_for", "is_loopback", "serve_forever"]
 
 T = TypeVar("T")
+H = TypeVar("H", bound=EndpointHandler)
 
 _log = logging.getLogger("agnost.emulator")
 
@@ -148,13 +150,23 @@ class Emulator:
     ``email_confirmation``, ``session_lifetime``, ``access_token_lifetime``, ``hash_cost``,
     ``redirect_url``, ``cors_origins``, ``allowed_hosts``, ``header_timeout``,
     ``body_timeout``, ``idle_timeout``, ``max_connections``, ``max_sessions_per_user``,
-    ``max_outbox_messages``), each checked against its range. ``database`` is a file path or
+    ``max_outbox_messages``, ``enforce_session``, ``enforce_session_keys``), each checked
+    against its range. ``database`` is a file path or
     ``":memory:"`` (the default); ``port`` 0 (the default) picks a free port. :meth:`start`
     and :meth:`stop` may be called directly instead of using ``with``.
 
     Without ``client_keys``, the client key is a generated ``dev-...`` one; a file database
     keeps it, so an emulator started later on the same file has the same key (read
     :attr:`client_key` after :meth:`start`).
+
+    App endpoints answer an echo of the request unless a handler is registered with
+    :meth:`add_endpoint` or :meth:`endpoint` (before or after :meth:`start`)::
+
+        @emu.endpoint("GET", "/orders")
+        def orders(request: EndpointRequest) -> object:
+            if request.user is None:
+                return EndpointReply(401, {"errors": [...]})
+            return [{"id": 1, "owner": request.user["_id"]}]
     """
 
     def __init__(
@@ -174,6 +186,7 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self._app: web.Application | None = None
         self._base_url: str | None = None
+        self._handlers = EndpointRegistry()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -188,7 +201,10 @@ class Emulator:
             loop = asyncio.new_event_loop()
             try:
                 app = create_app(
-                    self._config, self.database, keep_generated_key=self._keep_generated_key
+                    self._config,
+                    self.database,
+                    keep_generated_key=self._keep_generated_key,
+                    handlers=self._handlers,
                 )
                 serving = loop.run_until_complete(_start(app, self.host, self.port))
             except BaseException as exc:
@@ -277,6 +293,27 @@ class Emulator:
     def reset(self) -> None:
         """Delete every user, session, access token and message; settings stay."""
         self._state().db.call(Database.reset)
+
+    def add_endpoint(self, method: str, path: str, handler: EndpointHandler) -> None:
+        """Answer ``method`` on the app endpoint ``path`` (exact) with ``handler``.
+
+        ``handler`` takes an :class:`~agnost.emulator.EndpointRequest` and returns a JSON
+        value (answered with 200) or an :class:`~agnost.emulator.EndpointReply`; a sync one
+        runs on a worker thread, an async one on the emulator's loop. Once a path has a
+        handler, other methods on it get 405; HEAD runs the GET handler unless HEAD has its
+        own. Raises ValueError for a method other than GET, HEAD, POST, PUT, PATCH, DELETE
+        or a path under the auth API, ``/_auth`` or ``/_emulator``.
+        """
+        self._handlers.add(method, path, handler)
+
+    def endpoint(self, method: str, path: str) -> Callable[[H], H]:
+        """:meth:`add_endpoint` as a decorator: ``@emu.endpoint("POST", "/orders")``."""
+
+        def register(handler: H) -> H:
+            self.add_endpoint(method, path, handler)
+            return handler
+
+        return register
 
     def _state(self) -> EmulatorState:
         if self._app is None:

@@ -22,7 +22,7 @@ from .state import STATE
 
 T = TypeVar("T")
 
-__all__ = ["MAX_DEPTH", "Fields", "read_body"]
+__all__ = ["MAX_DEPTH", "Fields", "read_body", "read_json"]
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Deliberately loose, like most servers: one @, no spaces, a dot in the domain.
@@ -55,13 +55,37 @@ RESERVED_USER_KEYS = frozenset(
 async def read_body(request: web.Request) -> dict[str, Any]:
     """The request body as a mapping of fields; an empty body is ``{}``.
 
-    Raises a 415 ``unsupported_media_type``; a 400 ``invalid_request_body_syntax`` for a body
-    that does not parse (``NaN`` and ``Infinity`` included: they are not JSON, and answers
-    carrying them break every JSON parser that reads them back) or nests deeper than
-    :data:`MAX_DEPTH`; a 400 ``validation_error`` naming the field that holds a lone
-    surrogate (not Unicode text) or a number too large to be finite; a 408
-    ``request_timeout`` when the body takes longer than the ``bodyTimeout`` setting.
+    Refuses what :func:`read_json` refuses, and a body that is not a JSON object (400
+    ``invalid_request_body_syntax``).
     """
+    body = await _read(request)
+    if body is _EMPTY:
+        return {}
+    if not isinstance(body, dict):
+        raise Refusal(400, "invalid_request_body_syntax", "The request body must be a JSON object")
+    return body
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body as any JSON value (a form as a mapping); ``None`` when it is empty.
+
+    Raises a 415 ``unsupported_media_type`` for a type other than JSON, form or multipart; a
+    400 ``invalid_request_body_syntax`` for a body that does not parse (``NaN`` and
+    ``Infinity`` included: they are not JSON, and answers carrying them break every JSON
+    parser that reads them back) or nests deeper than :data:`MAX_DEPTH`; a 400
+    ``validation_error`` naming the field that holds a lone surrogate (not Unicode text), a
+    number too large to be finite, or a file; a 408 ``request_timeout`` when the body takes
+    longer than the ``bodyTimeout`` setting.
+    """
+    body = await _read(request)
+    return None if body is _EMPTY else body
+
+
+#: What :func:`_read` returns for an empty body (a JSON ``null`` is ``None``).
+_EMPTY: Any = object()
+
+
+async def _read(request: web.Request) -> Any:
     content_type = request.headers.get("Content-Type")
     if content_type is not None and request.content_type in _FORM_TYPES:
         try:
@@ -70,6 +94,9 @@ async def read_body(request: web.Request) -> dict[str, Any]:
             raise Refusal(
                 400, "invalid_request_body_syntax", "The request body is not a valid form"
             ) from exc
+        files = [name for name, value in form.items() if not isinstance(value, str)]
+        if files:
+            raise InvalidFields({name: "must be text (files are not supported)" for name in files})
         return _checked(dict(form))
     media = request.content_type
     is_json = media == "application/json" or media.endswith("+json")
@@ -77,7 +104,7 @@ async def read_body(request: web.Request) -> dict[str, Any]:
         raise Refusal(415, "unsupported_media_type", f"Content type {media!r} is not supported")
     raw = await _within_body_timeout(request, request.read())
     if not raw.strip():
-        return {}
+        return _EMPTY
     try:
         body = json.loads(raw, parse_constant=_refuse_constant)
     except RecursionError as exc:
@@ -86,8 +113,6 @@ async def read_body(request: web.Request) -> dict[str, Any]:
         raise Refusal(
             400, "invalid_request_body_syntax", "The request body is not valid JSON"
         ) from exc
-    if not isinstance(body, dict):
-        raise Refusal(400, "invalid_request_body_syntax", "The request body must be a JSON object")
     return _checked(body)
 
 
@@ -124,31 +149,48 @@ def _is_text(value: str) -> bool:
     return True
 
 
-def _checked(body: dict[str, Any]) -> dict[str, Any]:
-    """``body``, once every field is known to be data the emulator can store and send back."""
+_NOT_TEXT = "must be Unicode text (no lone surrogates)"
+
+
+def _checked(body: Any) -> Any:
+    """``body``, once it is known to be data the emulator can store and send back; problems
+    are named by the top-level field they are in (``(body)`` when the body is no object)."""
     problems: dict[str, str] = {}
-    for field, value in body.items():
-        if not isinstance(field, str) or not _is_text(field):
-            problems.setdefault("(field name)", "must be Unicode text (no lone surrogates)")
-            continue
-        pending: list[tuple[object, int]] = [(value, 2)]  # the body itself is level 1
-        while pending and field not in problems:
-            item, depth = pending.pop()
-            if depth > MAX_DEPTH:
-                raise _too_deep()
-            if isinstance(item, str) and not _is_text(item):
-                problems[field] = "must be Unicode text (no lone surrogates)"
-            elif isinstance(item, float) and not math.isfinite(item):
-                problems[field] = "numbers must be finite"
-            elif isinstance(item, dict):
-                if not all(_is_text(key) for key in item):
-                    problems[field] = "must be Unicode text (no lone surrogates)"
-                pending.extend((child, depth + 1) for child in item.values())
-            elif isinstance(item, list):
-                pending.extend((child, depth + 1) for child in item)
+    if isinstance(body, dict):
+        for field, value in body.items():
+            if not isinstance(field, str) or not _is_text(field):
+                problems.setdefault("(field name)", _NOT_TEXT)
+                continue
+            reason = _problem(value, 2)  # the body itself is level 1
+            if reason is not None:
+                problems[field] = reason
+    else:
+        reason = _problem(body, 1)
+        if reason is not None:
+            problems["(body)"] = reason
     if problems:
         raise InvalidFields(problems)
     return body
+
+
+def _problem(value: object, depth: int) -> str | None:
+    """What is wrong with ``value`` at nesting level ``depth``, or None; too deep raises."""
+    pending = [(value, depth)]
+    while pending:
+        item, level = pending.pop()
+        if level > MAX_DEPTH:
+            raise _too_deep()
+        if isinstance(item, str) and not _is_text(item):
+            return _NOT_TEXT
+        if isinstance(item, float) and not math.isfinite(item):
+            return "numbers must be finite"
+        if isinstance(item, dict):
+            if not all(_is_text(key) for key in item):
+                return _NOT_TEXT
+            pending.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            pending.extend((child, level + 1) for child in item)
+    return None
 
 
 class Fields:
