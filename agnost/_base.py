@@ -18,7 +18,7 @@ import attrs
 from ._core import local
 from ._core.errors import APIError, ClientClosedError, InvalidArgumentTypeError, StorageError
 from ._core.http import ClientConfig, Request, Response, Timeout
-from ._core.operations import Endpoint, Operation, handle
+from ._core.operations import Endpoint, Handler
 from .storage import Storage, default_store
 
 __all__ = [
@@ -145,6 +145,13 @@ class BaseClient:
         return self._config.base_url
 
     @property
+    def session_token(self) -> str | None:
+        """The session token sent with each request right now, or ``None``: to hand to
+        other HTTP code. Read-only; never shown in a ``repr``. (The async client reads the
+        stored session on first use: before that, or ``async with``, it is ``None``.)"""
+        return self._token
+
+    @property
     def storage(self) -> Storage:
         """The store holding this client's session and user."""
         return self._storage
@@ -167,19 +174,23 @@ class BaseClient:
             close()
 
     def _request(self, endpoint: Endpoint, token: str | None) -> Request:
+        headers = self._config.headers(token, json_body=endpoint.body is not None)
+        # A call's own headers never name a protocol header (the core refuses those).
+        headers.update(endpoint.headers)
         return Request(
             method=endpoint.method,
             url=self._config.url(endpoint.path, endpoint.query),
-            headers=self._config.headers(token, json_body=endpoint.body is not None),
+            headers=headers,
             body=endpoint.body,
+            max_response_bytes=endpoint.max_response_bytes,
         )
 
     def _settle(
-        self, op: Operation[T], endpoint: Endpoint, response: Response, token: str | None
+        self, op: Handler[T], endpoint: Endpoint, response: Response, token: str | None
     ) -> Settled[T]:
         logger.debug("%s %s -> %s", endpoint.method, endpoint.path, response.status)
         try:
-            outcome = handle(op, endpoint, response, sent_token=token, secrets=self._secrets)
+            outcome = op.handle(endpoint, response, sent_token=token, secrets=self._secrets)
         except APIError as error:
             change = local.invalidation_after(
                 error, sent_token=token, target_token=endpoint.target_token

@@ -6,6 +6,7 @@ Both packages re-export this module whole, so the two stay in step by constructi
 from __future__ import annotations
 
 from ._base import ClientOptions
+from ._core.endpoint import EndpointResponse
 from ._core.errors import (
     AccessTokenError,
     AgnostError,
@@ -63,6 +64,7 @@ __all__ = [
     "CorruptStorageError",
     "Device",
     "EmailNotVerifiedError",
+    "EndpointResponse",
     "ErrorItem",
     "FileStore",
     "InvalidArgumentError",

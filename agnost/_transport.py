@@ -103,7 +103,7 @@ class RequestsTransport:
                     auth=_no_auth,
                 ) as answer,
             ):
-                body = self._read(answer)
+                body = self._read(answer, request.max_response_bytes or self._limit)
                 return Response(answer.status_code, answer.reason or "", answer.headers, body)
         except _FAILURES as exc:
             failure = _translate(request, exc)
@@ -114,10 +114,10 @@ class RequestsTransport:
         # the URL's query (an access token), is not kept as the context either.
         raise failure
 
-    def _read(self, answer: requests.Response) -> bytes:
-        if too_large(answer.headers.get("Content-Length"), self._limit):
-            raise ResponseTooLargeError(self._limit)
-        buffer = BodyBuffer(self._limit)
+    def _read(self, answer: requests.Response, limit: int) -> bytes:
+        if too_large(answer.headers.get("Content-Length"), limit):
+            raise ResponseTooLargeError(limit)
+        buffer = BodyBuffer(limit)
         raw = answer.raw
         # read1 returns what one socket read brings, so the body is taken in bounded
         # pieces; urllib3 1.x has no read1 and fills each chunk instead.

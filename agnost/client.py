@@ -12,7 +12,8 @@ from ._auth import Auth
 from ._base import BaseClient, ClientOptions
 from ._core import local
 from ._core.errors import InvalidArgumentTypeError, StorageError
-from ._core.operations import Endpoint, Operation
+from ._core.operations import Endpoint, Handler
+from ._endpoint import Endpoints
 from ._transport import RequestsTransport
 
 if TYPE_CHECKING:
@@ -27,12 +28,14 @@ _C = TypeVar("_C", bound="Client")
 class Client(BaseClient):
     """A blocking Agnost client. Create one with :func:`agnost.create_client`.
 
-    The auth API is on :attr:`auth`. Use it as a context manager, or call :meth:`close`,
-    to release its HTTP connections.
+    The auth API is on :attr:`auth`, calls to the app's own endpoints on :attr:`endpoint`.
+    Use it as a context manager, or call :meth:`close`, to release its HTTP connections.
     """
 
     auth: Auth
     """Sign-up, sign-in and session management (``client.auth.sign_in_with_email(...)``)."""
+    endpoint: Endpoints
+    """Calls to the app's own endpoints, with the session (``client.endpoint.get("/orders")``)."""
 
     def __init__(
         self,
@@ -56,6 +59,7 @@ class Client(BaseClient):
             http_session, self._timeout, self._max_response_bytes, self._config.base_url
         )
         self.auth = Auth(self)
+        self.endpoint = Endpoints(self)
         self._restore_blocking()
 
     def __enter__(self: _C) -> _C:
@@ -79,7 +83,7 @@ class Client(BaseClient):
 
     # --- the send loop -------------------------------------------------------------------------
 
-    def _send(self, op: Operation[T], endpoint: Endpoint) -> T:
+    def _send(self, op: Handler[T], endpoint: Endpoint) -> T:
         self._check_open()
         token = self._token
         response = self._transport.send(self._request(endpoint, token))

@@ -66,7 +66,7 @@ class AiohttpTransport:
                 allow_redirects=False,
                 **options,
             ) as answer:
-                body = await self._read(answer)
+                body = await self._read(answer, request.max_response_bytes or self._limit)
                 return Response(answer.status, answer.reason or "", answer.headers, body)
         except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
             failure = _translate(request, exc)
@@ -79,14 +79,14 @@ class AiohttpTransport:
         # the URL's query (an access token), is not kept as the context either.
         raise failure
 
-    async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
+    async def _read(self, answer: aiohttp.ClientResponse, limit: int) -> bytes:
         length = answer.headers.get("Content-Length")
-        if too_large(length, self._limit):
-            raise ResponseTooLargeError(self._limit)
+        if too_large(length, limit):
+            raise ResponseTooLargeError(limit)
         if length is not None and "Content-Encoding" not in answer.headers:
             # A declared, uncompressed length within the cap: aiohttp reads exactly that.
             return await answer.read()
-        buffer = BodyBuffer(self._limit)
+        buffer = BodyBuffer(limit)
         async for chunk in answer.content.iter_chunked(_CHUNK):
             buffer.add(chunk)
         return buffer.getvalue()

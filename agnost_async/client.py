@@ -14,10 +14,11 @@ from agnost._base import BaseClient, ClientOptions
 from agnost._core import local
 from agnost._core.errors import InvalidArgumentTypeError, StorageError
 from agnost._core.http import LARGE_ANSWER_BYTES
-from agnost._core.operations import Endpoint, Operation
+from agnost._core.operations import Endpoint, Handler
 from agnost.storage import MemoryStore
 
 from ._auth import AsyncAuth
+from ._endpoint import AsyncEndpoints
 from ._transport import AiohttpTransport
 
 if TYPE_CHECKING:
@@ -32,13 +33,17 @@ _C = TypeVar("_C", bound="AsyncClient")
 class AsyncClient(BaseClient):
     """An async Agnost client. Create one with :func:`agnost_async.create_client`.
 
-    The auth API is on :attr:`auth`; its methods are coroutines. Use it with ``async with``,
-    or await :meth:`aclose`, to release its HTTP connections. The stored session is read on
-    first use, in a worker thread, so the event loop never waits on the store.
+    The auth API is on :attr:`auth`, calls to the app's own endpoints on :attr:`endpoint`;
+    their methods are coroutines. Use it with ``async with``, or await :meth:`aclose`, to
+    release its HTTP connections. The stored session is read on first use, in a worker
+    thread, so the event loop never waits on the store.
     """
 
     auth: AsyncAuth
     """Sign-up, sign-in and session management (``await client.auth.sign_in_with_email(...)``)."""
+    endpoint: AsyncEndpoints
+    """Calls to the app's own endpoints, with the session
+    (``await client.endpoint.get("/orders")``)."""
 
     def __init__(
         self,
@@ -57,6 +62,7 @@ class AsyncClient(BaseClient):
         self._restored = False
         self._restoring: asyncio.Future[None] | None = None
         self.auth = AsyncAuth(self)
+        self.endpoint = AsyncEndpoints(self)
 
     async def __aenter__(self: _C) -> _C:
         await self._ensure_restored()
@@ -80,7 +86,7 @@ class AsyncClient(BaseClient):
 
     # --- the send loop -------------------------------------------------------------------------
 
-    async def _send(self, op: Operation[T], endpoint: Endpoint) -> T:
+    async def _send(self, op: Handler[T], endpoint: Endpoint) -> T:
         self._check_open()
         await self._ensure_restored()
         token = self._token

@@ -41,6 +41,7 @@ __all__ = [
     "Request",
     "Response",
     "Timeout",
+    "check_status",
     "decode_json",
     "error_from_response",
     "excerpt",
@@ -61,6 +62,9 @@ USER_AGENT = f"{CLIENT_NAME}/{__version__}"
 LARGE_ANSWER_BYTES = 64 * 1024
 
 _DEFAULT_STATUS_TEXT = "Bad Request"
+#: What ``encodeURIComponent`` leaves as it is besides the letters, digits and ``-_.~``
+#: that ``quote`` always keeps.
+_URI_COMPONENT_SAFE = "!*'()"
 _EXCERPT_LIMIT = 200
 
 
@@ -149,19 +153,25 @@ class ClientConfig:
         return headers
 
     def url(self, path: str, query: Iterable[tuple[str, str]] = ()) -> str:
-        """``base + path + query``, every query value percent-encoded."""
-        encoded = urlencode(list(query), quote_via=quote)
+        """``base + path + query``, every query key and value percent-encoded as
+        JavaScript's ``encodeURIComponent`` does (protocol.md §8)."""
+        encoded = urlencode(list(query), quote_via=quote, safe=_URI_COMPONENT_SAFE)
         return f"{self.base_url}{path}?{encoded}" if encoded else f"{self.base_url}{path}"
 
 
 @attrs.frozen
 class Request:
-    """One HTTP request to send. Headers and query are left out of ``repr``: they carry secrets."""
+    """One HTTP request to send. Headers and query are left out of ``repr``: they carry secrets.
+
+    ``max_response_bytes``: this request's cap on the answer's body, in place of the
+    transport's own (``None``: the transport's).
+    """
 
     method: str
     url: str = attrs.field(repr=lambda url: repr(url.split("?", 1)[0]))
     headers: Mapping[str, str] = attrs.field(repr=False)
     body: bytes | None = attrs.field(default=None, repr=False)
+    max_response_bytes: int | None = None
 
 
 @attrs.frozen
@@ -174,8 +184,12 @@ class Response:
     body: bytes = attrs.field(repr=False)
 
 
-def decode_json(response: Response, secrets: Iterable[str]) -> Any:
+def decode_json(response: Response, secrets: Iterable[str], *, lenient: bool = False) -> Any:
     """Decode the body as JSON, or raise :class:`ResponseDecodeError`.
+
+    ``lenient``: a body that is not JSON (an empty one included) gives ``None`` instead, as
+    the official client resolves it for the app's endpoints; one nested too deeply still
+    raises.
 
     Linear in the body. Python's cyclic garbage collector is paused meanwhile: what
     ``json.loads`` builds cannot hold a reference cycle, and collecting while it allocates
@@ -187,6 +201,8 @@ def decode_json(response: Response, secrets: Iterable[str]) -> Any:
         return json.loads(response.body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         too_deep = isinstance(exc, RecursionError)
+        if lenient and not too_deep:
+            return None
         raise ResponseDecodeError(
             "answer is nested too deeply" if too_deep else "answer is not valid JSON",
             status=response.status,
@@ -195,6 +211,16 @@ def decode_json(response: Response, secrets: Iterable[str]) -> Any:
     finally:
         if collecting:
             gc.enable()
+
+
+def check_status(response: Response, secrets: Iterable[str]) -> None:
+    """Raise what a non-2xx answer means: a 3xx is never followed (:func:`redirect_error`),
+    anything else is the error it carries (:func:`error_from_response`)."""
+    status = response.status
+    if 300 <= status < 400:
+        raise redirect_error(response)
+    if not 200 <= status < 300:
+        raise error_from_response(response, secrets)
 
 
 def error_from_response(response: Response, secrets: Iterable[str]) -> APIError:

@@ -14,14 +14,14 @@ import enum
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
 import attrs
 
 from . import local
 from .errors import InvalidArgumentError, InvalidArgumentTypeError, ResponseDecodeError
-from .http import Response, decode_json, error_from_response, excerpt, redirect_error
+from .http import Response, check_status, decode_json, excerpt
 from .models import AuthGrant, Session, SignUpResult, User
 from .wire import from_wire
 
@@ -32,12 +32,14 @@ __all__ = [
     "URL_METHODS",
     "Effect",
     "Endpoint",
+    "Handler",
     "Operation",
     "Outcome",
     "handle",
 ]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 #: Every auth endpoint lives under this path of the environment's base URL.
 AUTH_PATH = "/_api/rest/v1/auth"
@@ -56,10 +58,12 @@ class Effect(enum.Enum):
 class Endpoint:
     """Where a call goes and what it carries; the client adds the base URL and headers.
 
-    ``body`` is the JSON body as UTF-8 bytes, or ``None`` for no body at all (a POST then
-    sends ``Content-Length: 0`` and no ``Content-Type``). ``target_token`` is the session a
-    sign-out names, when it names one. ``secrets`` are the values no message may show
-    (passwords, access tokens); none of these appear in the ``repr``.
+    ``path`` is percent-encoded already. ``body`` is the JSON body as UTF-8 bytes, or
+    ``None`` for no body at all (a POST then sends ``Content-Length: 0`` and no
+    ``Content-Type``). ``target_token`` is the session a sign-out names, when it names one.
+    ``secrets`` are the values no message may show (passwords, access tokens); none of these
+    appear in the ``repr``. ``headers`` are a call's own headers, sent after the protocol's
+    (an app endpoint call's); ``max_response_bytes`` its own cap on the answer's body.
     """
 
     method: str
@@ -68,14 +72,32 @@ class Endpoint:
     body: bytes | None = attrs.field(default=None, repr=False)
     target_token: str | None = attrs.field(default=None, repr=False)
     secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
+    max_response_bytes: int | None = None
 
 
 @attrs.frozen
-class Outcome(Generic[T]):
+class Outcome(Generic[T_co]):
     """A successful call: the value to return and what changes locally (if anything)."""
 
-    value: T
+    value: T_co
     change: local.LocalChange | None
+
+
+class Handler(Protocol[T_co]):
+    """What a client's send loop needs of a call besides its :class:`Endpoint`: the step
+    that turns the answer into an :class:`Outcome` or raises (an :class:`Operation` of
+    ``client.auth``, a reader of ``client.endpoint``)."""
+
+    def handle(
+        self,
+        endpoint: Endpoint,
+        response: Response,
+        *,
+        sent_token: str | None,
+        secrets: tuple[str, ...] = (),
+    ) -> Outcome[T_co]:
+        """The outcome of the exchange, or the error the answer carries."""
 
 
 @attrs.frozen
@@ -93,6 +115,17 @@ class Operation(Generic[T]):
     build: Callable[..., Endpoint]
     parse: Callable[[Any], T] | None
     effect: Effect
+
+    def handle(
+        self,
+        endpoint: Endpoint,
+        response: Response,
+        *,
+        sent_token: str | None,
+        secrets: tuple[str, ...] = (),
+    ) -> Outcome[T]:
+        """:func:`handle` of this operation (what a client's send loop calls)."""
+        return handle(self, endpoint, response, sent_token=sent_token, secrets=secrets)
 
 
 def handle(
@@ -114,10 +147,7 @@ def handle(
         s for s in (sent_token, endpoint.target_token, *endpoint.secrets, *secrets) if s
     )
     status = response.status
-    if 300 <= status < 400:
-        raise redirect_error(response)
-    if not 200 <= status < 300:
-        raise error_from_response(response, secrets)
+    check_status(response, secrets)
     if op.parse is None:
         # "Empty" answers: 200 with no body or a body that is not JSON is success.
         return Outcome(value=None, change=_effect(op.effect, endpoint, None, sent_token))  # type: ignore[arg-type]

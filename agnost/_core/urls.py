@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit
 
 from .errors import InvalidArgumentError
 
-__all__ = ["base_url"]
+__all__ = ["base_url", "encode_path"]
 
 _CODE = "invalid_env_url"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -59,10 +59,16 @@ def base_url(env_url: object) -> str:
         _refuse("has an invalid port (the port must be a number from 1 to 65535)")
     if _BAD_ESCAPE.search(parts.path):
         _refuse("has a % in its path that is not a %XX escape (write %25)")
-    path = quote(parts.path, safe=_PATH_SAFE)
-    path = _UNRESERVED_ESCAPE.sub(lambda m: bytes.fromhex(m.group(1)).decode(), path)
-    base = f"{parts.scheme}://{parts.netloc}{path}"
+    base = f"{parts.scheme}://{parts.netloc}{encode_path(parts.path)}"
     return base[:-1] if base.endswith("/") else base
+
+
+def encode_path(path: str) -> str:
+    """``path`` as both flavours send it: spaces and non-ASCII characters percent-encoded
+    (UTF-8), escapes of unreserved characters decoded, as requests does. Its ``%`` must
+    all start ``%XX`` escapes already."""
+    encoded = quote(path, safe=_PATH_SAFE)
+    return _UNRESERVED_ESCAPE.sub(lambda m: bytes.fromhex(m.group(1)).decode(), encoded)
 
 
 def _valid_host(host: str, *, bracketed: bool) -> bool:
