@@ -185,7 +185,8 @@ class Response:
 
 
 def decode_json(response: Response, secrets: Iterable[str], *, lenient: bool = False) -> Any:
-    """Decode the body as JSON, or raise :class:`ResponseDecodeError`.
+    """Decode the body as JSON, or raise :class:`ResponseDecodeError` (``NaN`` and
+    ``Infinity`` are not JSON, as for JavaScript's ``JSON.parse``).
 
     ``lenient``: a body that is not JSON (an empty one included) gives ``None`` instead, as
     the official client resolves it for the app's endpoints; one nested too deeply still
@@ -198,7 +199,7 @@ def decode_json(response: Response, secrets: Iterable[str], *, lenient: bool = F
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return json.loads(response.body)
+        return json.loads(response.body, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         too_deep = isinstance(exc, RecursionError)
         if lenient and not too_deep:
@@ -211,6 +212,11 @@ def decode_json(response: Response, secrets: Iterable[str], *, lenient: bool = F
     finally:
         if collecting:
             gc.enable()
+
+
+def _not_json(constant: str) -> Any:
+    # NaN and Infinity are Python's extension, not JSON: the official client refuses them.
+    raise ValueError(f"{constant} is not JSON")
 
 
 def check_status(response: Response, secrets: Iterable[str]) -> None:
