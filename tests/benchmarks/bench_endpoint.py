@@ -1,0 +1,185 @@
+"""What ``client.endpoint`` costs over its HTTP library: ``endpoint.get`` of a small JSON object
+through ``agnost.Client`` next to raw ``requests`` and through ``agnost_async.AsyncClient`` next
+to raw ``aiohttp`` (request with the same headers plus JSON decode), against one local server
+in its own process.
+
+Run with ``pytest tests/benchmarks/bench_endpoint.py -m benchmark -s``. Rounds of the four
+variants are interleaved in one run; medians and ratios are printed, not asserted (they
+depend on the machine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+import requests
+
+import agnost
+import agnost_async
+from tests import samples
+
+ROUNDS = 25
+CALLS = 100  # per variant per round
+TOKEN = "tok-bench-0123456789abcdef"
+CLIENT_KEY = "bench-client-key"
+PREFIX = "/e:bench"
+PATH = "/orders/7"
+QUERY = {"expand": "items", "v": 2}
+ORDER = {"_id": "7", "status": "paid", "total": 12.5, "items": [{"sku": "a-1", "n": 2}]}
+
+# An aiohttp.web server answering the order with a fixed JSON object, keep-alive on.
+SERVER = textwrap.dedent(
+    """
+    import asyncio, json
+    from aiohttp import web
+
+    BODY = json.dumps({order!r}).encode()
+
+    async def order(request):
+        if request.headers.get("Session") is None:
+            errors = {{"errors": [{{"code": "missing_session_token"}}]}}
+            return web.json_response(errors, status=401)
+        return web.Response(body=BODY, content_type="application/json")
+
+    async def main():
+        app = web.Application()
+        app.router.add_get({path!r}, order)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        print(site._server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+    """
+).format(order=ORDER, path=PREFIX + PATH)
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True, bufsize=1
+    )
+    try:
+        assert process.stdout is not None
+        yield f"http://127.0.0.1:{int(process.stdout.readline())}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _store() -> agnost.MemoryStore:
+    return agnost.MemoryStore(session={**samples.SESSION, "token": TOKEN}, user=samples.USER)
+
+
+def _headers(user_agent: str) -> dict[str, str]:
+    """What agnost sends, for the raw variants to send too."""
+    return {
+        "User-Agent": user_agent,
+        "X-Client": "agnost-python",
+        "X-Client-Key": CLIENT_KEY,
+        "Session": TOKEN,
+    }
+
+
+def _timed(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return (time.perf_counter() - start) / CALLS
+
+
+@pytest.mark.benchmark
+def test_endpoint_get_costs_little_over_the_raw_http_libraries(base_url: str) -> None:
+    env_url = base_url + PREFIX
+    url = base_url + PREFIX + PATH
+    loop = asyncio.new_event_loop()
+    client = agnost.create_client(env_url, CLIENT_KEY, storage=_store())
+    aclient = agnost_async.create_client(env_url, CLIENT_KEY, storage=_store())
+    raw = requests.Session()
+    raw_headers = _headers("raw-requests")
+    raw_async_headers = _headers("raw-aiohttp")
+
+    async def open_raw_async() -> aiohttp.ClientSession:
+        return aiohttp.ClientSession()
+
+    araw = loop.run_until_complete(open_raw_async())
+
+    def sync_agnost() -> Any:
+        return client.endpoint.get(PATH, params=QUERY)
+
+    def sync_raw() -> Any:
+        return raw.get(url, params=QUERY, headers=raw_headers).json()
+
+    async def async_agnost() -> Any:
+        return await aclient.endpoint.get(PATH, params=QUERY)
+
+    async def async_raw() -> Any:
+        async with araw.get(url, params=QUERY, headers=raw_async_headers) as answer:
+            return await answer.json()
+
+    def sync_loop(call: Callable[[], object]) -> Callable[[], object]:
+        def run() -> None:
+            for _ in range(CALLS):
+                call()
+
+        return run
+
+    def async_loop(call: Callable[[], Awaitable[object]]) -> Callable[[], object]:
+        async def many() -> None:
+            for _ in range(CALLS):
+                await call()
+
+        return lambda: loop.run_until_complete(many())
+
+    try:
+        # Real checks first: each variant gets the same order, so each sent the session.
+        assert sync_agnost() == sync_raw() == ORDER
+        assert loop.run_until_complete(async_agnost()) == ORDER
+        assert loop.run_until_complete(async_raw()) == ORDER
+
+        variants: dict[str, Callable[[], object]] = {
+            "agnost.Client": sync_loop(sync_agnost),
+            "raw requests": sync_loop(sync_raw),
+            "agnost_async.AsyncClient": async_loop(async_agnost),
+            "raw aiohttp": async_loop(async_raw),
+        }
+        for run in variants.values():
+            run()  # warm up: connections open, code paths hot
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        names = list(variants)
+        for round_ in range(ROUNDS):
+            shift = round_ % len(names)
+            for name in names[shift:] + names[:shift]:
+                times[name].append(_timed(variants[name]))
+
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        print(
+            f"\nendpoint.get of a small JSON object, {ROUNDS} interleaved rounds x {CALLS} calls"
+        )
+        print(f"{'variant':<28}{'median us/call':>16}{'p10':>10}{'p90':>10}")
+        for name, values in times.items():
+            deciles = statistics.quantiles(values, n=10)
+            print(
+                f"{name:<28}{medians[name] * 1e6:>16.1f}"
+                f"{deciles[0] * 1e6:>10.1f}{deciles[-1] * 1e6:>10.1f}"
+            )
+        sync_ratio = medians["agnost.Client"] / medians["raw requests"]
+        async_ratio = medians["agnost_async.AsyncClient"] / medians["raw aiohttp"]
+        print(f"sync  ratio agnost / requests: {sync_ratio:.3f}")
+        print(f"async ratio agnost / aiohttp:  {async_ratio:.3f}")
+    finally:
+        client.close()
+        raw.close()
+        loop.run_until_complete(aclient.aclose())
+        loop.run_until_complete(araw.close())
+        loop.close()
