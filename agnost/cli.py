@@ -2,7 +2,8 @@
 
 One function per subcommand registers its parser and sets ``handler``, the function that
 runs it; :func:`main` dispatches. Subcommands: ``smoke`` (the session lifecycle as a smoke
-test), ``auth`` (everyday session management) and ``emulator`` (a local Agnost auth server).
+test), ``auth`` (everyday session management), ``api`` (a call to one of the app's own
+endpoints with the stored session) and ``emulator`` (a local Agnost auth server).
 Exit codes are listed in :mod:`agnost._commands` and in ``agnost --help``.
 """
 
@@ -12,7 +13,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from ._commands import EXIT_CODES_HELP, EXIT_USAGE, add_auth, add_smoke, refuse_password_arguments
+from ._commands import (
+    EXIT_CODES_HELP,
+    EXIT_USAGE,
+    add_api,
+    add_auth,
+    add_smoke,
+    refuse_password_arguments,
+)
 from ._version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -38,6 +46,7 @@ def _add_emulator(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
 SUBCOMMANDS: Sequence[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = (
     add_smoke,
     add_auth,
+    add_api,
     _add_emulator,
 )
 
