@@ -43,7 +43,7 @@ from ._core.errors import (
 )
 from ._core.models import Session, User
 from ._core.wire import to_wire
-from .smoke import SmokeCheckFailed, SmokeStep, run_smoke
+from .smoke import ECHO_PATH, SmokeCheckFailed, SmokeStep, run_smoke
 
 __all__ = [
     "EXIT_CODES_HELP",
@@ -173,7 +173,8 @@ def add_smoke(subparsers: Any) -> None:
         allow_abbrev=False,
         help="run the whole session lifecycle against an environment (or an embedded emulator)",
         description="Sign up a throwaway user (or sign in --email), open a second session, list"
-        " sessions, read the user from the database, sign out all but the current session,"
+        " sessions, read the user from the database, call an app endpoint with the session"
+        " (the embedded emulator's echo, or --endpoint), sign out all but the current session,"
         " check the other session is refused, exchange an access token when the environment"
         " gives one, and sign out. Without --env-url and --client-key it starts an emulator"
         " in-process and tests that.",
@@ -189,6 +190,12 @@ def add_smoke(subparsers: Any) -> None:
         "--access-token", help="an access token to exchange in the grant step (single use)"
     )
     parser.add_argument(
+        "--endpoint",
+        metavar="PATH",
+        help="an app endpoint to GET with the session (default against the embedded emulator:"
+        f" its echo at {ECHO_PATH}, with session enforcement checked too)",
+    )
+    parser.add_argument(
         "--flavour",
         choices=("sync", "async", "both"),
         default="both",
@@ -202,7 +209,8 @@ def _smoke(args: argparse.Namespace) -> int:
     out = sys.stdout
     password = _read_password(args, sys.stdin) if args.email else None
     flavours = ("sync", "async") if args.flavour == "both" else (args.flavour,)
-    with _environment(args) as (env_url, client_key, embedded):
+    with _environment(args) as (env_url, client_key, enforce_session):
+        embedded = enforce_session is not None
         where = f"{env_url} (embedded emulator)" if embedded else env_url
         runs = []
         for flavour in flavours:
@@ -216,6 +224,8 @@ def _smoke(args: argparse.Namespace) -> int:
                 password=password,
                 flavour=flavour,  # type: ignore[arg-type]
                 access_token=args.access_token,
+                endpoint=args.endpoint,
+                enforce_session=enforce_session,
                 on_step=(lambda step: None) if args.json else _step_printer(out),
             )
             runs.append((flavour, steps))
@@ -251,9 +261,13 @@ def _smoke(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _environment(args: argparse.Namespace) -> Iterator[tuple[str, str, bool]]:
+def _environment(
+    args: argparse.Namespace,
+) -> Iterator[tuple[str, str, Callable[[bool], None] | None]]:
+    """The environment to test: its URL, its client key, and for an embedded emulator the
+    switch of its session enforcement."""
     if args.env_url and args.client_key:
-        yield args.env_url, args.client_key, False
+        yield args.env_url, args.client_key, None
         return
     if args.env_url or args.client_key:
         raise UsageError("give both --env-url and --client-key, or neither for an emulator")
@@ -266,7 +280,11 @@ def _environment(args: argparse.Namespace) -> Iterator[tuple[str, str, bool]]:
         ) from None
     # A low hashing cost: the throwaway users need no protection, and the run stays quick.
     with Emulator(hash_cost=4) as emulator:
-        yield emulator.base_url, emulator.client_key, True
+
+        def enforce_session(on: bool) -> None:
+            emulator.configure(enforceSession=on)
+
+        yield emulator.base_url, emulator.client_key, enforce_session
 
 
 def _step_printer(out: TextIO) -> Callable[[SmokeStep], None]:

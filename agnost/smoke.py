@@ -1,10 +1,11 @@
 """The session lifecycle as a smoke test: the main job of ``agnost smoke``.
 
 :func:`run_smoke` signs up a throwaway user (or signs in a given one), opens a second
-session, lists sessions, reads the user from the database, signs out all but the current
-session, checks that the other session is now refused, exchanges an access token when the
-environment gives one, and signs out. Each step is checked, not just called: a step passes
-only when the answer is what the protocol promises.
+session, lists sessions, reads the user from the database, checks that an app endpoint
+receives the session, signs out all but the current session, checks that the other session
+is now refused, exchanges an access token when the environment gives one, and signs out.
+Each step is checked, not just called: a step passes only when the answer is what the
+protocol promises.
 
 It runs through the blocking client or the async one (``flavour="async"``); both are driven
 by the same steps, so a pass means the two behave alike against that environment.
@@ -23,14 +24,17 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 
-from ._core.errors import AgnostError, SessionTokenError
+from ._core.errors import AgnostError, MissingSessionTokenError, SessionTokenError
 from ._core.models import AuthGrant
 from .storage import MemoryStore
 
-__all__ = ["SmokeCheckFailed", "SmokeStep", "run_smoke"]
+__all__ = ["ECHO_PATH", "SmokeCheckFailed", "SmokeStep", "run_smoke"]
 
 T = TypeVar("T")
 Flavour = Literal["sync", "async"]
+
+#: The app endpoint the step "an app endpoint receives the session" calls on an emulator.
+ECHO_PATH = "/agnost-smoke/echo"
 
 
 class SmokeCheckFailed(AgnostError):
@@ -61,18 +65,28 @@ def run_smoke(
     password: str | None = None,
     flavour: Flavour = "sync",
     access_token: str | None = None,
+    endpoint: str | None = None,
+    enforce_session: Callable[[bool], None] | None = None,
     on_step: Callable[[SmokeStep], None] = lambda step: None,
 ) -> list[SmokeStep]:
     """Run the lifecycle against ``env_url`` and return its steps, stopping at the first failure.
 
     With ``email`` and ``password`` that user signs in; otherwise a throwaway user is signed
     up. ``access_token`` is exchanged in the grant step; without one, an agnost emulator's
-    fake OAuth provider supplies one, and other environments skip the step. ``on_step`` is
-    called as each step ends (to print progress). Sessions live in memory only: the stored
+    fake OAuth provider supplies one, and other environments skip the step.
+
+    The app-endpoint step needs an agnost emulator, which ``enforce_session`` turns session
+    enforcement on and off for (``lambda on: emulator.configure(enforceSession=on)``): its
+    echo of ``endpoint`` (default :data:`ECHO_PATH`) must name the signed-in user, and with
+    enforcement on, a call without a session must be refused while the signed-in client's
+    goes through and keeps its session. Without it, the step GETs ``endpoint`` with the
+    session and needs a 2xx (and, if the answer is an emulator's echo, that it names the
+    user); with neither, it is skipped. ``on_step`` is called as each step ends (to print
+    progress). Sessions live in memory only: the stored
     session of this machine is never touched.
     """
     run = _Run(env_url, client_key, api_key, flavour, on_step)
-    return asyncio.run(run.lifecycle(email, password, access_token))
+    return asyncio.run(run.lifecycle(email, password, access_token, endpoint, enforce_session))
 
 
 class _Run:
@@ -125,7 +139,12 @@ class _Run:
         return result.ok
 
     async def lifecycle(
-        self, email: str | None, password: str | None, access_token: str | None
+        self,
+        email: str | None,
+        password: str | None,
+        access_token: str | None,
+        endpoint: str | None,
+        enforce_session: Callable[[bool], None] | None,
     ) -> list[SmokeStep]:
         first, second = self.client(), self.client()
         if email is None or password is None:
@@ -139,6 +158,10 @@ class _Run:
             ("open a second session", partial(self._second, second, email, password)),
             ("list sessions", partial(self._list, first)),
             ("read the user from the database", partial(self._user, first)),
+            (
+                "an app endpoint receives the session",
+                partial(self._endpoint, first, endpoint, enforce_session),
+            ),
             ("sign out all but the current session", partial(self._others, first)),
             ("the other session is refused", partial(self._refused, second)),
             ("exchange an access token", partial(self._grant, access_token)),
@@ -190,6 +213,52 @@ class _Run:
         _check(user.id == self.state["grant"].user.id, "the database user is the signed-in user")
         return f"user {user.id}"
 
+    async def _endpoint(
+        self, client: Any, path: str | None, enforce: Callable[[bool], None] | None
+    ) -> str:
+        if enforce is None:
+            if path is None:
+                raise _Skip("skipped: pass --endpoint PATH to call one of the app's endpoints")
+            answer = await _call(client.endpoint.get, path, returns="response")
+            if answer.headers.get("Content-Type", "").startswith("application/json"):
+                self._check_echo(answer.json(), required=False)
+            return f"GET {path}: HTTP {answer.status}"
+        path = path or ECHO_PATH
+        self._check_echo(await _call(client.endpoint.get, path), required=True)
+        await asyncio.to_thread(enforce, True)
+        try:
+            anonymous = self.client()
+            try:
+                await _call(anonymous.endpoint.get, path)
+            except MissingSessionTokenError:
+                pass
+            else:
+                raise SmokeCheckFailed("a call without a session was accepted")
+            self._check_echo(await _call(client.endpoint.get, path), required=True)
+            stored = await _call(client.auth.get_session)
+            _check(
+                stored is not None and stored.token == self.state["grant"].session.token,
+                "the signed-in client to keep its session",
+            )
+        finally:
+            await asyncio.to_thread(enforce, False)
+        return "the echo names the user; enforced, no session is refused"
+
+    def _check_echo(self, echo: Any, *, required: bool) -> None:
+        """Check an emulator's echo names the signed-in user (``required``: that it is one)."""
+        is_echo = isinstance(echo, dict) and {"user", "session"} <= echo.keys()
+        if not is_echo:
+            _check(not required, "an emulator's echo of the call")
+            return
+        user_id = self.state["grant"].user.id
+        user, session = echo["user"], echo["session"]
+        _check(isinstance(user, dict) and user.get("_id") == user_id, "the echo to name the user")
+        _check(
+            isinstance(session, dict) and session.get("userId") == user_id,
+            "the echo to carry the user's session",
+        )
+        _check("token" not in session, "no token in the echo")
+
     async def _others(self, client: Any) -> str:
         await _call(client.auth.sign_out_all_except_current)
         sessions = await _call(client.auth.get_all_sessions)
@@ -233,9 +302,9 @@ def _check(condition: bool, what: str) -> None:
         raise SmokeCheckFailed(f"expected {what}")
 
 
-async def _call(func: Callable[..., Any], *args: Any) -> Any:
+async def _call(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     # One lifecycle drives both flavours: async methods are awaited, sync ones just return.
-    result = func(*args)
+    result = func(*args, **kwargs)
     return await result if inspect.isawaitable(result) else result
 
 

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 import agnost
+from agnost import smoke
 from agnost.emulator import Emulator
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -98,18 +99,64 @@ def test_smoke_with_no_environment_runs_an_embedded_emulator_through_both_flavou
     assert report["ok"] is True and report["embeddedEmulator"] is True
     assert [run["flavour"] for run in report["runs"]] == ["sync", "async"]
     for run in report["runs"]:
-        assert len(run["steps"]) == 8
+        assert len(run["steps"]) == 9
         assert all(step["ok"] and not step["skipped"] for step in run["steps"])
+        assert run["steps"][4]["name"] == "an app endpoint receives the session"
     assert not any(tmp_path.iterdir()), "smoke must not touch the stored session"
 
 
 def test_smoke_against_a_given_environment_prints_each_step(cli: Run) -> None:
-    result = cli("smoke", "--flavour", "sync")
+    result = cli("smoke", "--flavour", "sync", "--endpoint", "/health")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert "(embedded emulator)" not in lines[0]
-    assert sum(line.lstrip().startswith("ok ") for line in lines) == 8
-    assert lines[-1] == "passed: 8 steps (sync)"
+    assert sum(line.lstrip().startswith("ok ") for line in lines) == 9
+    assert "GET /health: HTTP 200" in result.stdout
+    assert lines[-1] == "passed: 9 steps (sync)"
+
+
+def test_smoke_calls_no_app_endpoint_of_a_given_environment_unless_asked(
+    cli: Run, agnost_emulator: Emulator
+) -> None:
+    called: list[str] = []
+    agnost_emulator.add_endpoint("GET", smoke.ECHO_PATH, lambda request: called.append("x"))
+    result = cli("smoke", "--json", "--flavour", "sync")
+    assert result.returncode == 0, result.stdout
+    [step] = [s for s in as_json(result)["runs"][0]["steps"] if "app endpoint" in s["name"]]
+    assert step["ok"] and step["skipped"] and "--endpoint" in step["detail"]
+    assert called == []
+
+
+def test_smoke_fails_when_the_endpoint_refuses(cli: Run, agnost_emulator: Emulator) -> None:
+    result = cli("smoke", "--json", "--flavour", "sync", "--endpoint", "/_api/rest/v1/auth/x")
+    assert result.returncode == 1
+    error = as_json(result)["error"]
+    assert (error["step"], error["code"]) == ("an app endpoint receives the session", "not_found")
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_the_endpoint_step_checks_the_echo_and_the_enforcement(flavour: Any) -> None:
+    with Emulator(hash_cost=4) as emulator:
+        url, key = emulator.base_url, emulator.client_key
+
+        def enforce(on: bool) -> None:
+            emulator.configure(enforceSession=on)
+
+        steps = smoke.run_smoke(url, key, flavour=flavour, enforce_session=enforce)
+        assert all(step.ok and not step.skipped for step in steps)
+        assert emulator.config["enforceSession"] is False  # switched back off
+
+        # An enforcement switch that does nothing: the session-less call is accepted.
+        steps = smoke.run_smoke(url, key, flavour=flavour, enforce_session=lambda on: None)
+        assert steps[-1].name == "an app endpoint receives the session" and not steps[-1].ok
+        assert "without a session was accepted" in steps[-1].detail
+
+        # An endpoint that does not see the session.
+        emulator.add_endpoint(
+            "GET", smoke.ECHO_PATH, lambda r: {"user": None, "session": None, "path": r.path}
+        )
+        steps = smoke.run_smoke(url, key, flavour=flavour, enforce_session=enforce)
+        assert not steps[-1].ok and "the echo to name the user" in steps[-1].detail
 
 
 def test_smoke_signs_in_a_given_user(cli: Run) -> None:
