@@ -7,6 +7,10 @@
 //   sign-in {email, password}            prints {token, creationDtm, sessions}
 //   user {token}                         prints {user} or {errors}
 //   sign-out-others {token}              signs out every listed session but its own
+//   endpoint-calls {token, path, query, body, headers}
+//                                        endpoint.get and endpoint.post with that session
+//   endpoint-refused {token, path}       endpoint.get without a session, then with {token};
+//                                        prints each answer and the session left after it
 //
 // Prints one JSON document on stdout; exits non-zero when an assertion fails. `altogic` is
 // found through NODE_PATH (the test installs it into a cache directory).
@@ -146,7 +150,39 @@ async function signOutOthers() {
   return { signedOut: others.map((session) => session.creationDtm) };
 }
 
-const commands = { flow, "sign-in": signIn, user, "sign-out-others": signOutOthers };
+function clientWith(token) {
+  const client = newClient();
+  if (token) client.auth.setSession({ token });
+  return client;
+}
+
+async function endpointCalls() {
+  const { token, path, query, body, headers } = argument;
+  const client = clientWith(token);
+  const got = await client.endpoint.get(path, query, headers);
+  const posted = await client.endpoint.post(path, body, query, headers);
+  return { get: got, post: posted, sessionAfter: client.auth.getSession() };
+}
+
+async function endpointRefused() {
+  const { token, path } = argument;
+  const anonymous = clientWith(null);
+  const missing = await anonymous.endpoint.get(path);
+  const client = clientWith(token);
+  const invalid = await client.endpoint.get(path);
+  const sessionAfter = client.auth.getSession();
+  const next = await client.endpoint.get(path); // the refused session is no longer sent
+  return { missing, invalid, sessionAfter, next };
+}
+
+const commands = {
+  flow,
+  "sign-in": signIn,
+  user,
+  "sign-out-others": signOutOthers,
+  "endpoint-calls": endpointCalls,
+  "endpoint-refused": endpointRefused,
+};
 
 commands[command]().then(
   (result) => process.stdout.write(JSON.stringify(result) + "\n"),
