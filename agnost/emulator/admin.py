@@ -42,6 +42,8 @@ ENDPOINTS = {
     "PATCH /_emulator/config": "change some settings (same keys as GET)",
     "GET /_emulator/redirect": "the default redirect page: shows the access_token",
     "GET /_auth/{provider}": "fake OAuth sign-in; ?id=, ?email=, ?name= pick the identity",
+    "* /{any other path}": "an app endpoint (client key needed): an echo of the request and"
+    " its caller, unless a handler is registered; a 401 without a session when enforced",
 }
 
 _log = logging.getLogger("agnost.emulator")
