@@ -125,7 +125,8 @@ class BaseClient:
             )
         self._storage: Storage = storage
         self._apply_lock = threading.Lock()
-        # Redacted from every error message, with the tokens and passwords of each call.
+        # Redacted from every error message wherever it appears, with the tokens of each
+        # call (and, by the rule for passwords, its passwords).
         self._secrets = (self._config.api_key,) if self._config.api_key else ()
         self._sign_in_redirect = sign_in_redirect
         self._timeout = _timeout(timeout)

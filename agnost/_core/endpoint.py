@@ -23,7 +23,7 @@ import attrs
 
 from . import urls
 from .errors import InvalidArgumentError, InvalidArgumentTypeError
-from .http import Response, check_status, decode_json
+from .http import NO_SECRETS, Response, Secrets, check_status, decode_json
 from .operations import Endpoint, Outcome, _json, _text
 
 __all__ = [
@@ -122,7 +122,7 @@ class EndpointResponse:
     headers: Headers = attrs.field(repr=False)
     content: bytes = attrs.field(repr=False)
     # Redacted from the excerpt of .json()'s error: the token the call carried, say.
-    _secrets: tuple[str, ...] = attrs.field(default=(), repr=False, eq=False)
+    _secrets: Secrets = attrs.field(default=NO_SECRETS, repr=False, eq=False)
 
     def text(self) -> str:
         """The body as text, decoded by the ``charset`` of ``Content-Type`` (default
@@ -153,7 +153,7 @@ class Reader(Generic[T]):
     raise the errors of the auth calls (their invalidation rules apply in the client)."""
 
     returns: str
-    read: Callable[[Response, tuple[str, ...]], T] = attrs.field(repr=False)
+    read: Callable[[Response, Secrets], T] = attrs.field(repr=False)
 
     def handle(
         self,
@@ -164,24 +164,24 @@ class Reader(Generic[T]):
         secrets: tuple[str, ...] = (),
     ) -> Outcome[T]:
         """The value the call returns, or the error its answer carries."""
-        secrets = tuple(s for s in (sent_token, *secrets) if s)
-        check_status(response, secrets)
-        return Outcome(value=self.read(response, secrets), change=None)
+        hidden = Secrets(tokens=(sent_token, *secrets))
+        check_status(response, hidden)
+        return Outcome(value=self.read(response, hidden), change=None)
 
 
-def _read_json(response: Response, secrets: tuple[str, ...]) -> Any:
+def _read_json(response: Response, secrets: Secrets) -> Any:
     return decode_json(response, secrets, lenient=True)
 
 
-def _read_text(response: Response, secrets: tuple[str, ...]) -> str:
+def _read_text(response: Response, secrets: Secrets) -> str:
     return _text_of(response.body, response.headers.get("Content-Type"))
 
 
-def _read_bytes(response: Response, secrets: tuple[str, ...]) -> bytes:
+def _read_bytes(response: Response, secrets: Secrets) -> bytes:
     return response.body
 
 
-def _read_response(response: Response, secrets: tuple[str, ...]) -> EndpointResponse:
+def _read_response(response: Response, secrets: Secrets) -> EndpointResponse:
     headers = Headers(response.headers.items())
     return EndpointResponse(response.status, response.reason, headers, response.body, secrets)
 

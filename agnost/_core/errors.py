@@ -259,7 +259,7 @@ class APIError(AgnostError):
         self.items: tuple[ErrorItem, ...] = tuple(items)
         self.item_count = len(self.items) if item_count is None else item_count
         if message is None:
-            message = _summary(status, status_text, self.items, self.item_count, str)
+            message = _summary(status, status_text, self.items, self.item_count, _clip)
         super().__init__(message)
 
     @property
@@ -369,10 +369,11 @@ def api_error(
     items: Sequence[ErrorItem],
     *,
     item_count: int,
-    redact: Callable[[str], str],
+    shown: Callable[[str, int], str],
 ) -> APIError:
-    """The :class:`APIError` subclass the items call for, its text passed through ``redact``."""
-    message = _summary(status, status_text, items, item_count, redact)
+    """The :class:`APIError` subclass the items call for; ``shown(text, limit)`` gives the
+    text for people (redacted and clipped to ``limit`` characters)."""
+    message = _summary(status, status_text, items, item_count, shown)
     cls = api_error_class(status, items)
     return cls(status, status_text, items, item_count=item_count, message=message)
 
@@ -382,14 +383,15 @@ def _summary(
     status_text: str,
     items: Sequence[ErrorItem],
     item_count: int,
-    redact: Callable[[str], str],
+    shown: Callable[[str, int], str],
 ) -> str:
-    # Redacted before clipping, so that a clip never leaves half a secret.
+    # Each part is redacted and clipped on its own: a server's message of megabytes costs
+    # no more than its first few hundred characters.
     first = _deciding_item(items)
     label = first.code or "error"
-    message = f": {_clip(redact(first.message))}" if first.message else ""
+    message = f": {shown(first.message, _MESSAGE_LIMIT)}" if first.message else ""
     more = f" (+{item_count - 1} more)" if item_count > 1 else ""
-    return redact(f"{status} {status_text} [{label}]") + message + more
+    return shown(f"{status} {status_text} [{label}]", _MESSAGE_LIMIT) + message + more
 
 
 def api_error_class(status: int, items: Sequence[ErrorItem]) -> type[APIError]:
@@ -427,5 +429,9 @@ def _rebuild(cls: type[Exception], args: tuple[Any, ...], kwargs: dict[str, Any]
     return cls(*args, **kwargs)
 
 
-def _clip(text: str, limit: int = 300) -> str:
+#: How much of a server's text an error's message shows.
+_MESSAGE_LIMIT = 300
+
+
+def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -7,10 +7,8 @@ error answers to exceptions all live here so that both flavours share them.
 
 from __future__ import annotations
 
-import functools
 import gc
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -35,18 +33,19 @@ from .errors import (
 __all__ = [
     "CLIENT_NAME",
     "LARGE_ANSWER_BYTES",
+    "NO_SECRETS",
     "SESSION_COOKIE",
     "USER_AGENT",
     "ClientConfig",
     "Request",
     "Response",
+    "Secrets",
     "Timeout",
     "check_status",
     "decode_json",
     "error_from_response",
     "excerpt",
     "header_safe",
-    "redactor",
 ]
 
 #: The ``X-Client`` header value: which SDK is calling.
@@ -66,6 +65,8 @@ _DEFAULT_STATUS_TEXT = "Bad Request"
 #: that ``quote`` always keeps.
 _URI_COMPONENT_SAFE = "!*'()"
 _EXCERPT_LIMIT = 200
+#: The longest timeout accepted, in seconds.
+_MAX_TIMEOUT = 10**6
 
 
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
@@ -87,7 +88,12 @@ class Timeout:
     ``connect`` bounds opening the connection; ``total`` bounds the whole exchange, from
     sending the request to the last byte of the answer, in both clients: a server that
     trickles its status line, headers or body, or never reads a large request body, is
-    stopped when ``total`` runs out. ``None`` disables a limit.
+    stopped when ``total`` runs out. ``None`` disables a limit; a limit is at most
+    1,000,000 seconds (socket timeouts overflow far beyond it).
+
+    The blocking client bounds the waits of its own connections only: over a caller's
+    ``requests`` session whose adapter for the env URL is not a plain ``HTTPAdapter`` (a
+    subclass, a mock), ``total`` holds as far as that adapter lets it.
     """
 
     total: float | None = 30.0
@@ -102,10 +108,11 @@ class Timeout:
                 raise InvalidArgumentTypeError(
                     "invalid_timeout", f"Timeout.{name} must be a number of seconds or None"
                 )
-            if not (math.isfinite(value) and value > 0):  # NaN passes "<= 0" checks
+            if not 0 < value <= _MAX_TIMEOUT:  # NaN fails every comparison
                 raise InvalidArgumentError(
                     "invalid_timeout",
-                    f"Timeout.{name} must be a finite positive number, or None for no limit",
+                    f"Timeout.{name} must be a number of seconds above 0 and at most"
+                    f" {_MAX_TIMEOUT} (11.5 days), or None for no limit",
                 )
 
 
@@ -184,7 +191,145 @@ class Response:
     body: bytes = attrs.field(repr=False)
 
 
-def decode_json(response: Response, secrets: Iterable[str], *, lenient: bool = False) -> Any:
+# Control characters, and runs of white space (newlines, tabs) folded into one space.
+_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]+")
+_TOKEN_FIELD = re.compile(
+    r'("(?:token|session|sessionToken|access_token|accessToken|key|password)"\s*:\s*")'
+    r'(?:[^"\\]|\\.)*'
+)
+_REDACTED = "[redacted]"
+_WORD = re.compile(r"\w")
+# The length from which a password is distinctive (NIST's minimum for a password).
+_DISTINCTIVE = 8
+
+
+def _present(values: Iterable[str | None]) -> tuple[str, ...]:
+    return tuple(value for value in values if value)
+
+
+@attrs.frozen
+class Secrets:
+    """The secrets of one exchange, which free text shown to people (an error's message, an
+    excerpt of a body) never shows. Codes, statuses and data are never redacted.
+
+    Two kinds. ``tokens`` are made by machines (the session token sent, the one a sign-out
+    names, an access token, the API key): they are redacted wherever they appear, inside a
+    word too (``session_<token>``, ``令牌<token>``), whatever their length. ``passwords``
+    are chosen by people, and may be a word of the server's own text ("Invalid email or
+    password" for the password ``password``), where a marker would alter that text and tell
+    the secret by where it stands: one is redacted only where it stands as a whole token
+    (an edge that is a word character touches no other word character, so ``in`` is not
+    found in ``invalid``), and only when distinctive: 16 characters or more, or 8 or more
+    that are not all ASCII letters. Any other password is shown as the server wrote it.
+
+    Each secret is also found in its JSON-escaped and percent-encoded forms (an excerpt
+    shows raw JSON, an echoed URL) and with its white space folded (as an excerpt folds it);
+    overlapping secrets are all covered. One regular expression, one pass,
+    whatever the number of secrets (the longest first). ``repr`` shows none of them.
+    """
+
+    tokens: tuple[str, ...] = attrs.field(default=(), converter=_present, repr=False)
+    passwords: tuple[str, ...] = attrs.field(default=(), converter=_present, repr=False)
+    _pattern: re.Pattern[str] | None = attrs.field(init=False, repr=False, eq=False)
+    #: The length of the longest text redacted (0 when none is).
+    longest: int = attrs.field(init=False, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        # form -> whether it is a token's (redacted anywhere, even when a password's too)
+        found = {form: True for token in self.tokens for form in _forms(token)}
+        for password in filter(_distinctive, self.passwords):
+            found.update((form, found.get(form, False)) for form in _forms(password))
+        ordered = sorted(found, key=len, reverse=True)
+        alternatives = (re.escape(f) if found[f] else _whole_token(f) for f in ordered)
+        # Found at every position (a lookahead), so that overlapping secrets are all covered.
+        pattern = re.compile(f"(?=({'|'.join(alternatives)}))") if found else None
+        object.__setattr__(self, "_pattern", pattern)
+        object.__setattr__(self, "longest", len(ordered[0]) if ordered else 0)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret replaced by ``[redacted]``."""
+        if self._pattern is None:
+            return text
+        spans: list[list[int]] = []
+        for match in self._pattern.finditer(text):
+            start, end = match.start(), match.end(1)
+            if spans and start < spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], end)
+            else:
+                spans.append([start, end])
+        pieces: list[str] = []
+        done = 0
+        for start, end in spans:
+            pieces += (text[done:start], _REDACTED)
+            done = end
+        pieces.append(text[done:])
+        return "".join(pieces)
+
+    def shown(self, text: str, limit: int) -> str:
+        """``text`` redacted and clipped to ``limit`` characters, in time bounded by
+        ``limit`` whatever the length of ``text``: only its start is looked at."""
+        return _shown(text, limit, self.redact, self.longest)
+
+
+def _forms(secret: str) -> set[str]:
+    """``secret`` as it may appear in text: as is, folded, JSON-escaped, percent-encoded."""
+    forms = {secret, _CONTROL.sub(" ", secret), quote(secret, safe="")}
+    forms.update(json.dumps(secret, ensure_ascii=ascii)[1:-1] for ascii in (True, False))
+    return forms
+
+
+def _shown(
+    text: str, limit: int, redact: Callable[[str], str], longest: int, *, cut: bool = False
+) -> str:
+    """Redact, then clip. Only the first ``limit + longest`` characters are looked at; when
+    the text went on (or ``cut`` says it did), its last ``longest`` characters are dropped
+    too: they may be the start of a secret that the redactor cannot recognise."""
+    if len(text) > limit + longest:
+        text, cut = text[: limit + longest], True
+    text = redact(text)
+    if cut:
+        return text[: max(len(text) - longest, 0)][: limit - 1] + "…"
+    return _clipped(text, limit)
+
+
+def _clipped(text: str, limit: int = _EXCERPT_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _distinctive(password: str) -> bool:
+    # The rule is about common ASCII words: other letters (é, 密) count at 8 already.
+    return len(password) >= 2 * _DISTINCTIVE or (
+        len(password) >= _DISTINCTIVE and not (password.isascii() and password.isalpha())
+    )
+
+
+def _whole_token(secret: str) -> str:
+    before = r"(?<!\w)" if _WORD.match(secret[0]) else ""
+    after = r"(?!\w)" if _WORD.match(secret[-1]) else ""
+    return before + re.escape(secret) + after
+
+
+#: No secrets at all.
+NO_SECRETS = Secrets()
+
+
+def excerpt(response: Response, secrets: Secrets = NO_SECRETS) -> str:
+    """A short, printable start of the body with known secrets and token fields redacted."""
+    # Folded first, so that the clip counts the characters shown; a secret cut by the
+    # byte window is dropped with the window's end.
+    window = 4 * (_EXCERPT_LIMIT + secrets.longest)
+    body = response.body
+    text = _CONTROL.sub(" ", body[:window].decode("utf-8", errors="replace"))
+
+    def redact(text: str) -> str:
+        return _TOKEN_FIELD.sub(r"\1" + _REDACTED, secrets.redact(text))
+
+    return _shown(text, _EXCERPT_LIMIT, redact, secrets.longest, cut=len(body) > window)
+
+
+def decode_json(
+    response: Response, secrets: Secrets = NO_SECRETS, *, lenient: bool = False
+) -> Any:
     """Decode the body as JSON, or raise :class:`ResponseDecodeError` (``NaN`` and
     ``Infinity`` are not JSON, as for JavaScript's ``JSON.parse``).
 
@@ -219,7 +364,7 @@ def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
 
 
-def check_status(response: Response, secrets: Iterable[str]) -> None:
+def check_status(response: Response, secrets: Secrets = NO_SECRETS) -> None:
     """Raise what a non-2xx answer means: a 3xx is never followed (:func:`redirect_error`),
     anything else is the error it carries (:func:`error_from_response`)."""
     status = response.status
@@ -229,7 +374,7 @@ def check_status(response: Response, secrets: Iterable[str]) -> None:
         raise error_from_response(response, secrets)
 
 
-def error_from_response(response: Response, secrets: Iterable[str]) -> APIError:
+def error_from_response(response: Response, secrets: Secrets = NO_SECRETS) -> APIError:
     """Turn an error answer into the :class:`APIError` subclass its code calls for.
 
     ``items`` follow the official client: ``errors`` when it is an array, ``[errors]`` when
@@ -238,7 +383,6 @@ def error_from_response(response: Response, secrets: Iterable[str]) -> APIError:
     the one whose code decides the class); only the error's text is redacted.
     A body that is not JSON raises :class:`ResponseDecodeError` instead.
     """
-    secrets = tuple(secrets)
     body = decode_json(response, secrets)
     raw: Any
     if isinstance(body, Mapping) and "errors" in body:
@@ -253,7 +397,7 @@ def error_from_response(response: Response, secrets: Iterable[str]) -> APIError:
         response.reason or _DEFAULT_STATUS_TEXT,
         [ErrorItem.from_wire(item) for item in _kept(raw, response.body)],
         item_count=len(raw),
-        redact=redactor(secrets),
+        shown=secrets.shown,
     )
 
 
@@ -301,64 +445,3 @@ def redirect_error(response: Response) -> ResponseDecodeError:
     host = parts.netloc.rpartition("@")[2]
     origin = f"{parts.scheme}://{host}" if host else "the same origin"
     return RedirectError(status=response.status, location_origin=_clipped(origin))
-
-
-# Control characters, and runs of white space (newlines, tabs) folded into one space.
-_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]+")
-_TOKEN_FIELD = re.compile(
-    r'("(?:token|session|sessionToken|access_token|accessToken|key|password)"\s*:\s*")[^"]*'
-)
-_REDACTED = "[redacted]"
-_WORD = re.compile(r"\w")
-# The length from which a secret is distinctive (NIST's minimum for a password).
-_DISTINCTIVE = 8
-
-
-def excerpt(response: Response, secrets: Iterable[str] = ()) -> str:
-    """A short, printable start of the body with known secrets and token fields redacted."""
-    secrets = tuple(secrets)
-    # A secret cut at the end of the window is out of the excerpt once it is clipped.
-    window = 4 * (_EXCERPT_LIMIT + max(map(len, secrets), default=0))
-    text = redactor(secrets)(response.body[:window].decode("utf-8", errors="replace"))
-    return _clipped(_TOKEN_FIELD.sub(r"\1" + _REDACTED, _CONTROL.sub(" ", text)))
-
-
-def _clipped(text: str) -> str:
-    return text if len(text) <= _EXCERPT_LIMIT else text[: _EXCERPT_LIMIT - 1] + "…"
-
-
-def redactor(secrets: Iterable[str]) -> Callable[[str], str]:
-    """The function that redacts ``secrets`` from free text shown to people: an error's
-    message, an excerpt of a body. Codes, statuses and data are never passed through it.
-
-    One regular expression, one pass, whatever the number of secrets (longest first). A
-    secret is replaced only where it stands as a whole token: an edge of the secret that is
-    a word character must not touch another word character (``in`` is not found in
-    ``invalid``, nor ``pass`` in ``password``), so no other word is ever cut. And only a
-    distinctive secret is redacted: at least 8 characters with one that is not a letter,
-    or at least 16 letters. A shorter or letters-only one may be a word of the server's own
-    text ("Invalid email or password" for the password ``password``), where a marker would
-    alter that text and tell the secret by where it stands; such a secret is shown as the
-    server wrote it, even when the server echoes it.
-    """
-    distinct = sorted({s for s in secrets if _distinctive(s)}, key=len, reverse=True)
-    if not distinct:
-        return _unchanged
-    pattern = re.compile("|".join(map(_whole_token, distinct)))
-    return functools.partial(pattern.sub, _REDACTED)
-
-
-def _distinctive(secret: str) -> bool:
-    return len(secret) >= 2 * _DISTINCTIVE or (
-        len(secret) >= _DISTINCTIVE and not secret.isalpha()
-    )
-
-
-def _whole_token(secret: str) -> str:
-    before = r"(?<!\w)" if _WORD.match(secret[0]) else ""
-    after = r"(?!\w)" if _WORD.match(secret[-1]) else ""
-    return before + re.escape(secret) + after
-
-
-def _unchanged(text: str) -> str:
-    return text

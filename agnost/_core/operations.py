@@ -21,7 +21,7 @@ import attrs
 
 from . import local
 from .errors import InvalidArgumentError, InvalidArgumentTypeError, ResponseDecodeError
-from .http import Response, check_status, decode_json, excerpt
+from .http import Response, Secrets, check_status, decode_json, excerpt
 from .models import AuthGrant, Session, SignUpResult, User
 from .wire import from_wire
 
@@ -61,8 +61,9 @@ class Endpoint:
     ``path`` is percent-encoded already. ``body`` is the JSON body as UTF-8 bytes, or
     ``None`` for no body at all (a POST then sends ``Content-Length: 0`` and no
     ``Content-Type``). ``target_token`` is the session a sign-out names, when it names one.
-    ``secrets`` are the values no message may show (passwords, access tokens); none of these
-    appear in the ``repr``. ``headers`` are a call's own headers, sent after the protocol's
+    ``tokens`` (access tokens) and ``passwords`` are the values no message may show, of
+    the two kinds :class:`~agnost._core.http.Secrets` tells apart; none of these appear in
+    the ``repr``. ``headers`` are a call's own headers, sent after the protocol's
     (an app endpoint call's); ``max_response_bytes`` its own cap on the answer's body.
     """
 
@@ -71,7 +72,8 @@ class Endpoint:
     query: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
     body: bytes | None = attrs.field(default=None, repr=False)
     target_token: str | None = attrs.field(default=None, repr=False)
-    secrets: tuple[str, ...] = attrs.field(default=(), repr=False)
+    tokens: tuple[str, ...] = attrs.field(default=(), repr=False)
+    passwords: tuple[str, ...] = attrs.field(default=(), repr=False)
     headers: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
     max_response_bytes: int | None = None
 
@@ -140,18 +142,20 @@ def handle(
 
     2xx: the parsed result. 3xx: never followed, an error. Anything else: the
     :class:`~agnost.APIError` subclass its code calls for, or :class:`ResponseDecodeError`
-    when the body cannot be read. ``secrets`` (an API key, say) are redacted from error
-    messages and excerpts, with the endpoint's own and the tokens involved.
+    when the body cannot be read. ``secrets`` are the client's machine-made secrets (its
+    API key): they are redacted from error messages and excerpts wherever they appear, as
+    the tokens of the exchange are; the endpoint's passwords by the rule for passwords.
     """
-    secrets = tuple(
-        s for s in (sent_token, endpoint.target_token, *endpoint.secrets, *secrets) if s
+    hidden = Secrets(
+        tokens=(sent_token, endpoint.target_token, *endpoint.tokens, *secrets),
+        passwords=endpoint.passwords,
     )
     status = response.status
-    check_status(response, secrets)
+    check_status(response, hidden)
     if op.parse is None:
         # "Empty" answers: 200 with no body or a body that is not JSON is success.
         return Outcome(value=None, change=_effect(op.effect, endpoint, None, sent_token))  # type: ignore[arg-type]
-    body = decode_json(response, secrets)
+    body = decode_json(response, hidden)
     try:
         value = op.parse(body)
     except Exception as exc:  # from_wire names the problem (never a value): a wrong shape
@@ -161,7 +165,7 @@ def handle(
         raise ResponseDecodeError(
             f"answer does not have the shape of {op.returns}",
             status=status,
-            excerpt=excerpt(response, secrets),
+            excerpt=excerpt(response, hidden),
         ) from exc.with_traceback(None)
     change = _effect(op.effect, endpoint, body, sent_token)
     if isinstance(change, local.Store) and change.token is None:
@@ -261,20 +265,20 @@ def _access_token(value: object) -> str:
 # --- builders ------------------------------------------------------------------------------
 
 
-def _post(path: str, body: Any = None, *, secrets: tuple[str, ...] = (), **query: str) -> Endpoint:
+def _post(path: str, body: Any = None, **query: str) -> Endpoint:
     content = None if body is None else _json(body)
-    return Endpoint("POST", AUTH_PATH + path, tuple(query.items()), content, secrets=secrets)
+    return Endpoint("POST", AUTH_PATH + path, tuple(query.items()), content)
 
 
-def _get(path: str, *, secrets: tuple[str, ...] = (), **query: str) -> Endpoint:
-    return Endpoint("GET", AUTH_PATH + path, tuple(query.items()), secrets=secrets)
+def _get(path: str, **query: str) -> Endpoint:
+    return Endpoint("GET", AUTH_PATH + path, tuple(query.items()))
 
 
 def _with_password(path: str, key: str, value: object, password: object, **extra: Any) -> Endpoint:
     """A sign-up or sign-in: ``{key: value, "password": password, ...}``."""
     secret = _text("password", password)
     body = {key: _text(key, value), "password": secret, **extra}
-    return _post(path, body, secrets=(secret,))
+    return attrs.evolve(_post(path, body), passwords=(secret,))
 
 
 def _user_data(name_or_user_data: object) -> dict[str, Any]:
@@ -332,7 +336,7 @@ def get_user_from_db() -> Endpoint:
 
 def get_auth_grant(access_token: str | None = None) -> Endpoint:
     token = _access_token(access_token)
-    return _get("/grant", secrets=(token,), key=token)
+    return attrs.evolve(_get("/grant", key=token), tokens=(token,))
 
 
 _PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")

@@ -13,7 +13,7 @@ import pytest
 
 import agnost
 from agnost._core import errors, local
-from agnost._core.http import Response, error_from_response, redactor, redirect_error
+from agnost._core.http import Response, Secrets, error_from_response, redirect_error
 from agnost._core.operations import BY_NAME, get_auth_grant, handle, sign_up_with_email
 from tests import samples
 
@@ -110,7 +110,8 @@ def test_a_distinctive_password_echoed_is_redacted_from_the_text_only() -> None:
 def test_the_redactor_replaces_distinctive_secrets_as_whole_tokens(
     text: str, expected: str
 ) -> None:
-    redact = redactor(["tok-123456789", "-tok-987654321-", "tok-123456789-long!", "", "in"])
+    passwords = ["tok-123456789", "-tok-987654321-", "tok-123456789-long!", "", "in"]
+    redact = Secrets(passwords=passwords).redact
 
     assert redact(text) == expected
 
@@ -121,14 +122,14 @@ def test_the_redactor_replaces_distinctive_secrets_as_whole_tokens(
 def test_secrets_that_can_be_words_of_the_text_are_never_marked(secret: str) -> None:
     text = f"Invalid email or password; {secret} in e-mail"
 
-    assert redactor([secret])(text) == text
+    assert Secrets(passwords=[secret]).redact(text) == text
 
 
 def test_the_redactor_is_one_pass_whatever_the_number_of_secrets() -> None:
     secrets = [f"secret-{i:04d}-x" for i in range(500)]
     text = " ".join(secrets) + " secret-9999-x"
 
-    assert redactor(secrets)(text) == "[redacted] " * 500 + "secret-9999-x"
+    assert Secrets(passwords=secrets).redact(text) == "[redacted] " * 500 + "secret-9999-x"
 
 
 def test_an_excerpt_never_shows_part_of_a_secret_cut_by_its_window() -> None:
@@ -148,7 +149,7 @@ def test_an_excerpt_never_shows_part_of_a_secret_cut_by_its_window() -> None:
 def test_items_keep_wrongly_typed_standard_keys_and_non_object_entries() -> None:
     body = {"errors": [{"code": 5, "message": ["x"], "origin": "client_error"}, 42, "plain"]}
 
-    error = error_from_response(answer(400, body), ())
+    error = error_from_response(answer(400, body))
 
     first, number, text = error.items
     assert first.code is None and first.to_wire() == {"details": None, **body["errors"][0]}
@@ -161,7 +162,7 @@ def test_a_huge_error_answer_keeps_100_items_and_the_one_that_decides() -> None:
     count = 1_300_000
     raw = [{"code": "x"}] * (count - 1) + [{"code": "missing_session_token", "message": "m"}]
 
-    error = error_from_response(answer(401, {"errors": raw}), ())
+    error = error_from_response(answer(401, {"errors": raw}))
 
     assert isinstance(error, errors.MissingSessionTokenError)
     assert error.item_count == count
@@ -176,7 +177,7 @@ def test_a_huge_error_answer_keeps_100_items_and_the_one_that_decides() -> None:
 def test_a_deciding_code_far_down_is_found_however_it_is_spelt(code: bytes) -> None:
     body = b'{"errors":[' + b'{"code":["x"]},' * 500 + b'{"code":' + code + b"}]}"
 
-    error = error_from_response(answer(401, body), ())
+    error = error_from_response(answer(401, body))
 
     assert isinstance(error, errors.MissingSessionTokenError)
     assert error.items[-1].code == "missing_session_token"
@@ -185,7 +186,7 @@ def test_a_deciding_code_far_down_is_found_however_it_is_spelt(code: bytes) -> N
 def test_a_huge_error_answer_with_its_deciding_code_in_front_keeps_just_100() -> None:
     raw = [{"code": "invalid_credentials"}] + [{"code": "x"}] * 5000
 
-    error = error_from_response(answer(401, raw), ())
+    error = error_from_response(answer(401, raw))
 
     assert isinstance(error, errors.InvalidCredentialsError)
     assert (len(error.items), error.item_count) == (100, 5001)
@@ -213,7 +214,7 @@ def test_error_details_nested_700_deep_are_kept_as_sent() -> None:
         + b"}]}"
     )
 
-    error = error_from_response(answer(401, body), ("tok-current-123",))
+    error = error_from_response(answer(401, body), Secrets(tokens=["tok-current-123"]))
 
     assert isinstance(error, errors.InvalidSessionTokenError)
     assert error.items[0].details == item["details"]

@@ -17,6 +17,7 @@ from agnost._core.http import (
     ClientConfig,
     Request,
     Response,
+    Secrets,
     error_from_response,
     excerpt,
     redirect_error,
@@ -121,7 +122,7 @@ def test_a_request_repr_never_shows_its_body_or_query() -> None:
 def test_the_session_token_code_chooses_the_class_wherever_it_stands(
     codes: tuple[str, ...], kind: type[errors.APIError], code: str
 ) -> None:
-    error = error_from_response(answer(401, items_body(*codes), "Unauthorized"), ())
+    error = error_from_response(answer(401, items_body(*codes), "Unauthorized"))
 
     assert type(error) is kind
     assert error.code == code
@@ -131,7 +132,7 @@ def test_the_session_token_code_chooses_the_class_wherever_it_stands(
 
 def test_an_invalidation_follows_a_session_token_code_in_any_item() -> None:
     error = error_from_response(
-        answer(401, items_body("validation_error", "invalid_session_token")), ()
+        answer(401, items_body("validation_error", "invalid_session_token"))
     )
 
     change = local.invalidation_after(error, sent_token=TOKEN, target_token=None)
@@ -140,7 +141,7 @@ def test_an_invalidation_follows_a_session_token_code_in_any_item() -> None:
 
 
 def test_no_invalidation_without_a_session_token_code() -> None:
-    error = error_from_response(answer(401, items_body("validation_error", "other")), ())
+    error = error_from_response(answer(401, items_body("validation_error", "other")))
 
     assert local.invalidation_after(error, sent_token=TOKEN, target_token=None) is None
 
@@ -287,7 +288,7 @@ def test_secrets_are_redacted_from_the_text_and_kept_exact_in_the_items() -> Non
         "details": {"key": API_KEY, "list": [API_KEY, {"deep": f"x{API_KEY}x"}]},
         "specifics": API_KEY,
     }
-    error = error_from_response(answer(401, {"errors": [item]}), (API_KEY,))
+    error = error_from_response(answer(401, {"errors": [item]}), Secrets(tokens=[API_KEY]))
 
     assert isinstance(error, errors.APIKeyError)
     assert API_KEY not in _texts(error)
