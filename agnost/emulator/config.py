@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from .origins import normalise_host, normalise_origin
+from .origins import normalise_host, normalise_origin, redirect_url_problem
 
 __all__ = [
     "ConfigError",
@@ -106,8 +106,9 @@ def _check_redirect_url(value: object) -> str | None:
     if value is None:
         return None
     text = _check_text("redirectUrl", value)
-    if not text.startswith(("http://", "https://")):
-        raise ConfigError("redirectUrl", "must be an http:// or https:// URL")
+    problem = redirect_url_problem(text)
+    if problem is not None:
+        raise ConfigError("redirectUrl", problem)
     return text
 
 

@@ -17,10 +17,14 @@ __all__ = [
     "normalise_host",
     "normalise_origin",
     "origin_allowed",
+    "redirect_url_problem",
 ]
 
 # One label of a host name (underscores too: docker service names may have them).
 _LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?")
+# A host name in a URL (DNS labels in their xn-- form, or an IPv4 address), as the clients'
+# env URL check takes it (agnost/_core/urls.py).
+_URL_HOST = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?")
 
 
 def base_url_for(host: str, port: int) -> str:
@@ -92,15 +96,19 @@ def normalise_host(name: str) -> str | None:
     return text
 
 
-def host_allowed(host_header: str | None, allowed: Iterable[str], bound: str) -> bool:
+def host_allowed(
+    host_header: str | None, allowed: Iterable[str], bound: str, *, any_address: bool = True
+) -> bool:
     """Whether a request's ``Host`` names this emulator, so that it may read ``/_emulator/*``
-    and appear in links.
+    (or, with ``any_address`` false, appear in links).
 
     Allowed, on any port: loopback names (``localhost`` and ``*.localhost``, which browsers
-    resolve to loopback themselves), any IP address (a DNS-rebinding page always has a name,
-    never an address, as its host), ``bound`` (the ``--host`` the emulator listens on) and
-    the ``allowed`` names (a leading dot allows a domain and its subdomains). A request with
-    no ``Host`` (HTTP/1.0) is no browser page and is allowed.
+    resolve to loopback themselves), loopback addresses, ``bound`` (the ``--host`` the
+    emulator listens on), the ``allowed`` names (a leading dot allows a domain and its
+    subdomains) and, with ``any_address``, any IP address (a DNS-rebinding page always has a
+    name, never an address, as its host; but a link must not point at an address merely
+    because a client named it). A request with no ``Host`` (HTTP/1.0) is no browser page and
+    is allowed.
     """
     if host_header is None:
         return True
@@ -115,11 +123,11 @@ def host_allowed(host_header: str | None, allowed: Iterable[str], bound: str) ->
     if name == "localhost" or name.endswith(".localhost") or name == bound.lower():
         return True
     try:
-        ipaddress.ip_address(name)
+        address = ipaddress.ip_address(name)
     except ValueError:
         pass
     else:
-        return True
+        return any_address or address.is_loopback
     for entry in allowed:
         if entry.startswith("."):
             if name == entry[1:] or name.endswith(entry):
@@ -127,3 +135,39 @@ def host_allowed(host_header: str | None, allowed: Iterable[str], bound: str) ->
         elif name == entry:
             return True
     return False
+
+
+def redirect_url_problem(url: str) -> str | None:
+    """What makes ``url`` unusable as the ``redirectUrl`` setting, or None if it is usable.
+
+    It goes into every verification link and into the OAuth redirect's ``Location``, so it
+    must be an absolute ``http``/``https`` URL with a valid host (a DNS name in its ``xn--``
+    form, an IPv4 or ``[IPv6]`` address), a port from 1 to 65535 if any, no user name or
+    password, and only printable ASCII (no spaces or control characters: they would cut or
+    split the header). A query and a fragment may be there: links add to the query.
+    """
+    if not url.startswith(("http://", "https://")):
+        return "must be an http:// or https:// URL"
+    if not url.isascii() or any(char.isspace() or not char.isprintable() for char in url):
+        return (
+            "must be printable ASCII, without spaces or control characters"
+            " (percent-encode them; xn-- for international host names)"
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "has an invalid host or port (a port is a number from 1 to 65535)"
+    if "@" in parts.netloc:
+        return "must not carry a user name or password"
+    host = parts.hostname or ""
+    if parts.netloc.startswith("["):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return "has an invalid [IPv6] address"
+    elif not _URL_HOST.fullmatch(host):
+        return "must have a host: a DNS name (in its xn-- form), an IPv4 or [IPv6] address"
+    if parts.netloc.endswith(":") or port == 0:
+        return "has an invalid port (a number from 1 to 65535)"
+    return None
