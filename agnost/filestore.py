@@ -25,13 +25,18 @@ Guarantees (the reliability rules of the project):
   directory of this account's that others can read but not write (say 0644 or 0755) is
   tightened by the next save. A symlink at the session path is never followed or written
   through.
-- Nothing is ever loaded from a place another account controls: reads and writes apply the
-  same checks (:func:`agnost._fileio.check_private_dir`). If the ``sessions`` directory is a
-  symlink, is another account's, or others can write to it, or the data directory holding
-  it is a symlink, another account's (root's excepted) or writable by others without being
-  sticky (a sessions directory of ours inside ``/tmp`` is fine), the store reads as *no
-  session* with a warning, and every save and clear raises :class:`agnost.StorageError`
-  naming the directory; the change is kept in memory as for any failed save.
+- Nothing is ever loaded from, or written into, a place another account controls. Every
+  load and every change opens the ``sessions`` directory once, checks it and the data
+  directory holding it (:func:`agnost._fileio.open_private_dir`), and then finds the file,
+  its lock and its temp files in the very directory it checked (held open, on POSIX): a
+  directory renamed or swapped after the check, even under the lock, changes nothing. If
+  the ``sessions`` directory is a symlink (the store makes it, so a link there was planted),
+  is another account's, or others can write to it, or the data directory is another
+  account's (root's excepted), writable by others without being sticky (a sessions
+  directory of ours inside ``/tmp`` is fine) or a symlink another account could change (see
+  :class:`FileStore`), the store reads as *no session* with a warning, and every save and
+  clear raises :class:`agnost.StorageError` naming the directory, writing nothing anywhere;
+  the change is kept in memory as for any failed save.
 - Every change is one read-modify-write under an exclusive lock on a sibling ``.lock`` file,
   so processes sharing a profile never lose each other's updates.
 - :meth:`FileStore.load` sees what other processes stored, and re-reads the file only when it
@@ -48,6 +53,11 @@ What happens when things go wrong:
   is made 0600 only if it is a file of our own with no other name: a chmod of a hard-linked
   file would change the mode of its other names too. (A hard-linked session file of our own
   is read as usual; a save replaces the name and leaves the other names as they were.)
+- A lock file that is not a regular file (a symlink or a FIFO: only this account can put
+  one in its 0700 directory) is neither followed nor moved aside, since moving a lock file
+  races with the processes waiting on it: every save and clear raises
+  :class:`agnost.StorageError` naming it and asking for it to be removed, and keeps the
+  change in memory.
 - A file of our own that cannot be read at all (say, mode 0000 for a non-root account)
   reads as the last state this store saw, with a warning.
 - When a change cannot be written (read-only or unwritable directory, full disk, a lock held
@@ -133,6 +143,15 @@ class FileStore:
     directory (see :func:`default_data_dir`); ``lock_timeout`` bounds the wait for another
     process's save, in seconds. Nothing touches the disk until the first call.
 
+    The data directory may be a symlink (moved to a bigger disk and linked back, or folded
+    by GNU stow) when no other account can change the link: the link is this account's or
+    root's, in a directory of this account's or root's that no other account can write to,
+    or that is sticky (as ``/tmp``) while the link is this account's. What it points to is
+    then checked as the data directory. A link of another account's, or in a directory
+    others can write to unprotected, is refused (see the module documentation); so is a
+    ``sessions`` directory that is a symlink. Directories above the data directory are not
+    checked: on POSIX the ones the store uses are held open from the check on.
+
     Safe to share between threads. The store keeps the file it last read open (one
     descriptor), which is what lets :meth:`load` tell for certain, from one ``stat``, that
     the file has not changed.
@@ -151,7 +170,7 @@ class FileStore:
         self._dir = Path(os.path.abspath(base)) / "sessions"
         name = profile_name(env_url, client_key)
         self._path = self._dir / f"{name}.json"
-        self._lock_path = self._dir / f"{name}.lock"
+        self._name, self._lock_name = self._path.name, f"{name}.lock"
         self._lock_timeout = lock_timeout
         self._mutex = threading.RLock()
         self._disk = _EMPTY  # the state in the file, as last read or written
@@ -176,7 +195,17 @@ class FileStore:
         """
         with self._mutex:
             try:
-                self._refresh(locked=False)
+                with _fileio.open_private_dir(self._dir, create=False) as directory:
+                    self._refresh(directory, locked=False)
+            except FileNotFoundError:
+                self._remember(_EMPTY, None)
+                self._read_problem = None
+            except _fileio.NotPrivate as exc:
+                # Whatever is in there may have been planted: nothing of it is loaded.
+                self._remember(_EMPTY, None)
+                self._note_read_problem(
+                    f"is not read: {exc.strerror} ({exc.filename}); going on signed out"
+                )
             except OSError as exc:
                 self._note_read_problem(
                     f"cannot be read ({_failure(exc, 'error')}); using the state this process"
@@ -225,13 +254,13 @@ class FileStore:
             update: StoreUpdate | None = None
             asked = False
             try:
-                with self._locked():
-                    self._refresh(locked=True)
+                with self._locked() as directory:
+                    self._refresh(directory, locked=True)
                     current = self._current()
                     update, asked = _storable(change(current)), True
                     if update is None:
                         return current
-                    self._write(_merged(current, update))
+                    self._write(directory, _merged(current, update))
                     self._unsaved = {}
                     return self._disk
             except (OSError, TimeoutError) as exc:
@@ -262,49 +291,46 @@ class FileStore:
         return _merged(self._disk, self._unsaved) if self._unsaved else self._disk
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        _fileio.ensure_private_dir(self._dir)
-        with _fileio.exclusive_lock(self._lock_path, self._lock_timeout):
-            # Temp files are only made under the lock: any there now belong to a dead writer.
-            _fileio.remove_stale_temps(self._path)
-            yield
+    def _locked(self) -> Iterator[_fileio.PrivateDir]:
+        # One checked directory for the whole cycle: a directory that fails the check
+        # raises here (and so StorageError), it never reads as "no session" to merge into.
+        with (
+            _fileio.open_private_dir(self._dir, create=True) as directory,
+            _fileio.exclusive_lock(directory, self._lock_name, self._lock_timeout),
+        ):
+            # Temp files are only made under the lock: any there now are a dead writer's.
+            _fileio.remove_stale_temps(directory, self._name)
+            yield directory
 
-    def _refresh(self, *, locked: bool) -> None:
-        """Bring ``_disk`` up to date with the file; read it only if it has changed.
+    def _refresh(self, directory: _fileio.PrivateDir, *, locked: bool) -> None:
+        """Bring ``_disk`` up to date with the file in ``directory``; read it only if it has
+        changed.
 
         Under the lock the file is always read afresh: a read-modify-write must never merge
         into a stale state.
         """
         try:
-            _fileio.check_private_dir(self._dir)
-            now = os.stat(self._path, follow_symlinks=False)
+            now = directory.lstat(self._name)
         except FileNotFoundError:
             self._remember(_EMPTY, None)
             self._read_problem = None
             return
-        except _fileio.NotPrivate as exc:
-            # Whatever is in there may have been planted: nothing of it is loaded.
-            self._remember(_EMPTY, None)
-            self._note_read_problem(
-                f"is not read: {exc.strerror} ({exc.filename}); going on signed out"
-            )
-            return
         if not locked and self._seen is not None and self._seen.matches(now):
             return
         try:
-            data, info, fd = _fileio.read_file(self._path, MAX_FILE_BYTES)
+            data, info, fd = _fileio.read_file(directory, self._name, MAX_FILE_BYTES)
         except FileNotFoundError:
             self._remember(_EMPTY, None)
             return
         except _fileio.NotAFile as bad:
-            self._set_aside(bad.reason, locked=locked)
+            self._set_aside(directory, bad.reason, locked=locked)
             return
         opened = _OpenFile(fd, info)
         try:
             state = _decode(data)
         except _Corrupt as bad:
             opened.close()
-            self._set_aside(bad.reason, locked=locked)
+            self._set_aside(directory, bad.reason, locked=locked)
             return
         self._remember(state, opened)
         self._read_problem = None
@@ -316,14 +342,14 @@ class FileStore:
             opened.close()
         self._disk, self._seen = state, opened
 
-    def _set_aside(self, reason: str, *, locked: bool) -> None:
+    def _set_aside(self, directory: _fileio.PrivateDir, reason: str, *, locked: bool) -> None:
         """Move an unusable file out of the way (never delete it) and read it as no session."""
         if not locked:
             # Another process may replace the file any moment; only under the lock is it
             # safe to decide that the file at the path is still the bad one.
             try:
-                with self._locked():
-                    self._refresh(locked=True)
+                with self._locked() as locked_directory:
+                    self._refresh(locked_directory, locked=True)
             except (OSError, TimeoutError) as exc:
                 self._remember(_EMPTY, None)
                 self._note_read_problem(
@@ -331,28 +357,28 @@ class FileStore:
                     f" ({_failure(exc, 'the lock timed out')}); going on signed out"
                 )
             return
-        aside = self._path.with_name(
-            f"{self._path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}Z"
+        aside = (
+            f"{self._name}.corrupt-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}Z"
             f"-{secrets.token_hex(4)}"
         )
-        os.replace(self._path, aside)  # raises, and so keeps the file, if it cannot move
+        directory.replace(self._name, aside)  # raises, and so keeps the file, if it cannot
         with contextlib.suppress(OSError):
-            if _fileio.own_file(os.lstat(aside)):
-                os.chmod(aside, _fileio.PRIVATE_FILE_MODE)  # it may hold a token
-        _fileio.fsync_dir(self._dir)
+            if _fileio.own_file(directory.lstat(aside)):
+                directory.chmod(aside, _fileio.PRIVATE_FILE_MODE)  # it may hold a token
+        directory.fsync()
         logger.warning(
             "the session file %s is unusable (%s); moved it to %s and going on signed out",
             self._path,
             reason,
-            aside.name,
+            aside,
         )
         self._remember(_EMPTY, None)
 
-    def _write(self, state: StoredAuth) -> None:
+    def _write(self, directory: _fileio.PrivateDir, state: StoredAuth) -> None:
         if state.session is None and state.user is None:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._path)
-                _fileio.fsync_dir(self._dir)
+                directory.unlink(self._name)
+                directory.fsync()
             self._remember(_EMPTY, None)
             return
         data = _encode(state)
@@ -363,7 +389,7 @@ class FileStore:
                 f"the session and user would take {len(data)} bytes, more than the"
                 f" {MAX_FILE_BYTES} a session file may hold",
             )
-        info, fd = _fileio.replace_atomically(self._path, data)
+        info, fd = _fileio.replace_atomically(directory, self._name, data)
         self._remember(state, _OpenFile(fd, info))
 
     def _note_read_problem(self, problem: str) -> None:

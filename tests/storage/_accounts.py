@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -56,6 +56,31 @@ def as_other(script: str, *args: str | Path, stdin: bytes = b"") -> None:
         check=True,
         timeout=30,
     )
+
+
+def fork_as_other(work: Callable[[], int]) -> tuple[int, int]:
+    """Run ``work`` in a forked child that is the second account; return the child's pid
+    and the read end of a pipe carrying the number ``work`` returned (as ASCII digits).
+
+    A fork, not a new interpreter: this interpreter may live where the second account cannot
+    run it (a virtualenv under root's 0700 home). ``work`` must only make system calls.
+    """
+    uid, gid = other_account()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child, whose coverage is not collected
+        status = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            os.write(write_end, str(work()).encode("ascii"))
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    return pid, read_end
 
 
 @pytest.fixture

@@ -87,8 +87,11 @@ def reader(data_dir: str, env_url: str, key: str, stop: str, fresh: str) -> dict
 def hold_lock(lock_path: str, seconds: str, marker: str = "") -> dict[str, Any]:
     """Hold the store's lock for a while, saying on stdout when it is taken; touch
     ``marker`` (if given) just before letting go."""
-    Path(lock_path).parent.mkdir(parents=True, exist_ok=True)
-    with _fileio.exclusive_lock(Path(lock_path), timeout=30):
+    lock = Path(lock_path)
+    with (
+        _fileio.open_private_dir(lock.parent, create=True) as directory,
+        _fileio.exclusive_lock(directory, lock.name, timeout=30),
+    ):
         print("locked", flush=True)
         time.sleep(float(seconds))
         if marker:

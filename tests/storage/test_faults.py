@@ -243,8 +243,8 @@ def test_an_unreadable_file_reads_as_the_last_state_seen_with_one_warning(
     assert store.load().session == SESSION
     make_store().save({"user": USER})
 
-    def refuse(path: Path, limit: int) -> Any:
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    def refuse(directory: _fileio.PrivateDir, name: str, limit: int) -> Any:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(directory.path / name))
 
     monkeypatch.setattr(_fileio, "read_file", refuse)  # root cannot be denied for real
     for _ in range(5):

@@ -193,12 +193,12 @@ def test_load_shows_what_another_store_saved(
 def test_load_does_not_reread_a_file_that_has_not_changed(
     store: FileStore, make_store: Callable[..., FileStore], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reads: list[Path] = []
+    reads: list[str] = []
     real_read = _fileio.read_file
 
-    def counting_read(path: Path, limit: int) -> Any:
-        reads.append(path)
-        return real_read(path, limit)
+    def counting_read(directory: _fileio.PrivateDir, name: str, limit: int) -> Any:
+        reads.append(name)
+        return real_read(directory, name, limit)
 
     monkeypatch.setattr(_fileio, "read_file", counting_read)
     other = make_store()

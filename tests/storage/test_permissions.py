@@ -121,7 +121,8 @@ def test_replacing_over_a_symlink_replaces_the_link_itself(tmp_path: Path) -> No
     link = tmp_path / "link"
     link.symlink_to(target)
 
-    _info, fd = _fileio.replace_atomically(link, b"new")
+    with _fileio.PrivateDir(tmp_path, os.open(tmp_path, os.O_RDONLY)) as directory:
+        _info, fd = _fileio.replace_atomically(directory, "link", b"new")
     os.close(fd)
 
     assert target.read_bytes() == b"old"
