@@ -129,7 +129,6 @@ def test_the_body_is_compact_utf8_json() -> None:
     [
         ("https://x.test", "https://x.test"),
         ("  https://x.test/e:1/  ", "https://x.test/e:1"),
-        ("http://127.0.0.1:8080//", "http://127.0.0.1:8080/"),
     ],
 )
 def test_env_url_is_trimmed_and_loses_one_trailing_slash(env_url: str, base: str) -> None:

@@ -13,6 +13,7 @@ import pytest
 from agnost._core import errors
 from agnost._core.http import Response, Secrets, Timeout, error_from_response, excerpt
 from agnost._core.operations import BY_NAME, handle
+from agnost._core.urls import base_url
 
 TOKEN = "Zq9_" + "k" * 28  # a 32-character url-safe token
 
@@ -181,3 +182,84 @@ def test_a_timeout_beyond_a_million_seconds_is_refused(field: str, value: float)
 
 def test_a_timeout_of_a_million_seconds_is_accepted() -> None:
     assert Timeout(total=10**6, connect=10**6).total == 10**6
+
+
+# --- F7: hosts -------------------------------------------------------------------------------
+
+BAD_HOSTS = {
+    "label-64": "http://" + "a" * 64 + ".example",
+    "name-over-253": "http://" + ("a" * 63 + ".") * 4 + "example",
+    "leading-hyphen": "http://-host.example",
+    "trailing-hyphen": "http://host-.example",
+    "numeric-trailing-dot": "http://127.0.0.1.:8080",
+    "numeric-part-256": "http://256.1.1.1",
+    "numeric-3-parts": "http://1.2.3",
+    "numeric-5-parts": "http://1.2.3.4.5",
+    "ipv6-zone": "http://[fe80::1%25eth0]:80",
+    "ipv6-zone-raw": "http://[fe80::1%eth0]:80",
+}
+
+
+@pytest.mark.parametrize("url", BAD_HOSTS.values(), ids=BAD_HOSTS.keys())
+def test_an_invalid_host_is_refused(url: str) -> None:
+    with pytest.raises(errors.InvalidArgumentError) as info:
+        base_url(url)
+
+    assert info.value.code == "invalid_env_url" and "host" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://" + "a" * 63 + ".example",
+        "http://" + ".".join(["a" * 49] * 5),  # 249 characters
+        "http://host.example.",  # a DNS name may end with its root
+        "http://a-b.example",
+        "http://10.0.0.255",
+        "http://[fe80::1]",
+    ],
+)
+def test_a_valid_host_is_kept(url: str) -> None:
+    assert base_url(url) == url
+
+
+# --- F8: one env URL, one form on the wire ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://host.example/a/../x", ". or .."),
+        ("http://host.example/a/./b", ". or .."),
+        ("http://host.example/%2e%2e/x", ". or .."),
+        ("http://host.example/a/%2E", ". or .."),
+        ("http://host.example//", "empty path segment"),
+        ("http://host.example/e//", "empty path segment"),
+        ("http://host.example/\u2028", "separator"),
+        ("http://host.example/e\u0085", "separator"),
+        ("http://host.example/e\u00a0", "separator"),
+        ("http://h\u00adost.example/", "separator"),
+        ("http://host.example/e\ufeff", "separator"),
+    ],
+)
+def test_an_env_url_path_both_flavours_would_send_differently_is_refused(
+    url: str, why: str
+) -> None:
+    with pytest.raises(errors.InvalidArgumentError) as info:
+        base_url(url)
+
+    assert info.value.code == "invalid_env_url" and why in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "base"),
+    [
+        ("http://host.example/%c3%a9/%3f", "http://host.example/%C3%A9/%3F"),
+        ("HTTP://host.example/e", "http://host.example/e"),
+        ("Https://host.example", "https://host.example"),
+        ("\t http://host.example/e/\n", "http://host.example/e"),
+    ],
+)
+def test_an_env_url_gets_one_normal_form(url: str, base: str) -> None:
+    assert base_url(url) == base
+    assert base_url(base) == base

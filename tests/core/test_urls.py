@@ -51,7 +51,6 @@ def test_a_missing_scheme_is_missing_required_value(url: object) -> None:
 
 NORMAL = {
     "trimmed-one-slash-removed": (" https://host.example/e:abc/ ", "https://host.example/e:abc"),
-    "only-one-slash-removed": ("https://host.example/e//", "https://host.example/e/"),
     "no-path": ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
     "ipv6": ("http://[::1]:8080/e", "http://[::1]:8080/e"),
     "space-encoded": ("http://h.example/my env", "http://h.example/my%20env"),
