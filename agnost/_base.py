@@ -119,7 +119,13 @@ class BaseClient:
                 "sign_in_redirect must be a callable (it is called after the session is"
                 " invalidated), not a URL",
             )
-        if not isinstance(max_response_bytes, int) or max_response_bytes <= 0:
+        # bool is an int: True would be a one-byte cap. Kept one class for every bad value,
+        # as the per-call cap of client.endpoint does.
+        if (
+            isinstance(max_response_bytes, bool)
+            or not isinstance(max_response_bytes, int)
+            or max_response_bytes <= 0
+        ):
             raise InvalidArgumentTypeError(
                 "invalid_max_response_bytes", "max_response_bytes must be a positive int"
             )

@@ -20,6 +20,8 @@ import urllib3
 import urllib3.connection
 import urllib3.connectionpool
 import urllib3.poolmanager
+import urllib3.response
+import urllib3.util
 
 from ._core.errors import (
     ConnectError,
@@ -50,9 +52,16 @@ class RequestsTransport:
 
     ``timeout.total`` bounds the whole exchange: each socket operation (connect, every send
     and every read of the status line, headers and body) may only wait for what is left of
-    it. That is done by agnost's own ``HTTPAdapter``, mounted on the session it creates, and
-    on a caller's session for the environment's URL prefix only (configured like the adapter
-    it replaces there: same retries, pool sizes and TLS settings).
+    it, and so does a retry's sleep. That is done by agnost's own ``HTTPAdapter``, mounted
+    on the session it creates, and on a caller's session for the environment's URL prefix
+    only, in place of a plain ``requests.adapters.HTTPAdapter`` there (configured like it:
+    same pool sizes and TLS settings, same retries except that POST and PATCH are never
+    retried and no retry sleeps past the deadline).
+
+    A caller's adapter of any other type (a subclass adding a client certificate or a
+    header, a test double answering locally) is left in place and used as it is: the total
+    deadline then holds only as far as that adapter lets it (``timeout.connect`` and
+    ``timeout.total`` are still passed to it as requests' ``(connect, read)`` timeouts).
     """
 
     def __init__(
@@ -73,7 +82,9 @@ class RequestsTransport:
         else:
             prefix = base_url + "/"
             current = session.get_adapter(prefix)
-            if not isinstance(current, _DeadlineAdapter):
+            # Only a plain HTTPAdapter is replaced: a subclass or another adapter does what
+            # its owner wants (a client certificate, a header, a local answer).
+            if type(current) is requests.adapters.HTTPAdapter:
                 session.mount(prefix, _DeadlineAdapter.like(current))
         self._session = session
         connect = timeout.connect
@@ -119,6 +130,10 @@ class RequestsTransport:
             raise ResponseTooLargeError(limit)
         buffer = BodyBuffer(limit)
         raw = answer.raw
+        if not isinstance(raw, urllib3.response.BaseHTTPResponse):  # a caller's adapter's
+            for chunk in answer.iter_content(_CHUNK):
+                buffer.add(chunk)
+            return buffer.getvalue()
         # read1 returns what one socket read brings, so the body is taken in bounded
         # pieces; urllib3 1.x has no read1 and fills each chunk instead.
         read = getattr(raw, "read1", raw.read)
@@ -183,15 +198,31 @@ class _DeadlineIO(io.RawIOBase):
 
 class _AnswerReader(io.BufferedReader):
     """Remembers the last line read, to tell a complete header block from one cut short, and
-    refuses lines longer than aiohttp takes, so that both flavours refuse the same answers."""
+    the header lines of the final answer; refuses lines longer than aiohttp takes, so that
+    both flavours refuse the same answers."""
 
     last_line = b""
+    #: The lines of the final answer's header block, while it is read.
+    head: list[bytes] | None = None
 
     def readline(self, size: int | None = -1) -> bytes:
-        self.last_line = super().readline(size)
-        if len(self.last_line.rstrip(b"\r\n")) > MAX_LINE:
+        line = self.last_line = super().readline(size)
+        if _counted(line) > MAX_LINE:
             raise http.client.LineTooLong("line")
-        return self.last_line
+        if self.head is not None:
+            self.head.append(line)
+        return line
+
+
+def _counted(line: bytes) -> int:
+    """What aiohttp holds to :data:`MAX_LINE`: a status line's reason phrase, a header's
+    name and value together."""
+    line = line.rstrip(b"\r\n")
+    if line.startswith(b"HTTP/"):
+        parts = line.split(b" ", 2)
+        return len(parts[2]) if len(parts) == 3 else 0
+    name, _, value = line.partition(b":")
+    return len(name) + len(value.strip(b" \t"))
 
 
 class _NotHTTP(http.client.HTTPException):
@@ -199,11 +230,16 @@ class _NotHTTP(http.client.HTTPException):
 
 
 _LENGTH = re.compile(r"[0-9]+")
+_FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_MAX_LENGTH = 2**64 - 1  # llhttp's
 
 
 class _HTTPResponse(http.client.HTTPResponse):
     """``http.client``'s answer, read through :class:`_DeadlineIO`, skipping informational
-    (1xx) answers as aiohttp does, and refusing a header block cut off by the peer."""
+    (1xx) answers and empty lines before the status line as aiohttp does, and refusing what
+    aiohttp's parser refuses: a header block cut off by the peer, a header line that is not
+    ``name: value``, a framing it cannot trust."""
 
     fp: _AnswerReader
 
@@ -217,22 +253,46 @@ class _HTTPResponse(http.client.HTTPResponse):
 
     def _read_status(self) -> tuple[str, int, str]:
         while True:
+            while self.fp.peek(1)[:1] in (b"\r", b"\n"):
+                self.fp.read(1)
             version, status, reason = super()._read_status()  # type: ignore[misc]
             # 101 would switch protocols, which agnost never asks for: it is an answer.
             if not 100 <= status < 200 or status == 101:
+                self.fp.head = []
                 return version, status, reason
             http.client.parse_headers(self.fp)  # the 1xx answer's own header block
 
     def begin(self) -> None:
         super().begin()
+        head, self.fp.head = self.fp.head or [], None
         if self.fp.last_line not in (b"\r\n", b"\n"):
             raise _NotHTTP("the connection closed inside the answer's header block")
+        for line in head[:-1]:
+            if line[:1] in (b" ", b"\t"):
+                continue  # a folded line, which both take
+            name, colon, value = line.rstrip(b"\r\n").partition(b":")
+            if not colon or not _FIELD_NAME.fullmatch(name.rstrip(b" \t")):
+                raise _NotHTTP("the answer has a header line that is not name: value")
+            if _BAD_VALUE.search(value):
+                raise _NotHTTP("the answer has a control character in a header value")
+        codings = ",".join(self.msg.get_all("Transfer-Encoding", ()))
+        if codings and codings.rsplit(",", 1)[-1].strip().lower() != "chunked":
+            raise _NotHTTP("the answer's Transfer-Encoding does not end with chunked")
         # http.client reads an answer with a Content-Length it cannot parse up to the close;
         # aiohttp refuses it, and so does agnost: a body of unknown length is not an answer.
-        lengths = {
+        lengths = [
             v.strip() for line in self.msg.get_all("Content-Length", ()) for v in line.split(",")
-        }
-        if lengths and (self.chunked or len(lengths) > 1 or not _LENGTH.fullmatch(lengths.pop())):
+        ]
+        if not lengths:
+            return
+        length = lengths[0]
+        if (
+            self.chunked
+            or len(lengths) > 1
+            or not _LENGTH.fullmatch(length)
+            or int(length) > _MAX_LENGTH
+            or (self.status == 204 and int(length) != 0)
+        ):
             raise _NotHTTP("the answer has an invalid Content-Length")
 
 
@@ -277,15 +337,14 @@ class _DeadlineAdapter(requests.adapters.HTTPAdapter):
     (outside an agnost call they behave as urllib3's own)."""
 
     @classmethod
-    def like(cls, other: requests.adapters.BaseAdapter) -> _DeadlineAdapter:
-        """An adapter configured as ``other`` (its retries, pool sizes and pool options)."""
-        if not isinstance(other, requests.adapters.HTTPAdapter):
-            return cls()
+    def like(cls, other: requests.adapters.HTTPAdapter) -> _DeadlineAdapter:
+        """An adapter configured as ``other`` (its pool sizes and pool options, and its
+        retries as far as :func:`_bounded_retries` keeps them)."""
         state = vars(other)  # the pool sizes, which requests keeps private
         options = dict(other.poolmanager.connection_pool_kw)  # TLS context, socket options...
         maxsize = options.pop("maxsize", state["_pool_maxsize"])
         block = options.pop("block", state["_pool_block"])
-        adapter = cls(max_retries=other.max_retries)
+        adapter = cls(max_retries=_bounded_retries(other.max_retries))
         adapter.init_poolmanager(state["_pool_connections"], maxsize, block, **options)
         return adapter
 
@@ -298,6 +357,52 @@ class _DeadlineAdapter(requests.adapters.HTTPAdapter):
         if type(manager) is urllib3.poolmanager.ProxyManager:  # SOCKS pools are their own
             manager.pool_classes_by_scheme = _POOLS
         return manager
+
+
+class _DeadlineRetry(urllib3.util.Retry):
+    """A retry policy whose sleeps (``Retry-After``, backoff) end before the call's deadline:
+    when the next attempt could not start in time, the call times out at once."""
+
+    def sleep(self, response: urllib3.response.BaseHTTPResponse | None = None) -> None:
+        wanted = None
+        if self.respect_retry_after_header and response is not None:
+            wanted = self.get_retry_after(response)
+        if wanted is None:
+            wanted = self.get_backoff_time()
+        left = _remaining()
+        if left is not None and wanted >= left:
+            raise TimeoutError("the total timeout runs out before the retry")
+        if wanted > 0:
+            time.sleep(wanted)
+
+
+#: What a caller's retries may re-send: the idempotent methods (urllib3's default set), so
+#: that a POST or PATCH that may have reached the server is never sent twice.
+_IDEMPOTENT = urllib3.util.Retry.DEFAULT_ALLOWED_METHODS
+
+
+def _bounded_retries(retries: urllib3.util.Retry) -> urllib3.util.Retry:
+    """``retries`` without a retry of a non-idempotent method or a sleep past the deadline
+    (the caller's own policy class keeps its other behaviour)."""
+    allowed = retries.allowed_methods
+    methods = _IDEMPOTENT if allowed is None else _IDEMPOTENT & {m.upper() for m in allowed}
+    bounded = retries.new(allowed_methods=methods)
+    if not isinstance(bounded, _DeadlineRetry):
+        bounded.__class__ = _deadline_class(type(retries))
+    return bounded
+
+
+def _deadline_class(policy: type[urllib3.util.Retry]) -> type[urllib3.util.Retry]:
+    known = _DEADLINE_CLASSES.get(policy)
+    if known is None:
+        known = type(f"Deadline{policy.__name__}", (_DeadlineRetry, policy), {})
+        _DEADLINE_CLASSES[policy] = known
+    return known
+
+
+_DEADLINE_CLASSES: dict[type[urllib3.util.Retry], type[urllib3.util.Retry]] = {
+    urllib3.util.Retry: _DeadlineRetry
+}
 
 
 # --- logs: urllib3 names the URL, whose query may be an access token -------------------------

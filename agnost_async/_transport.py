@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -47,8 +48,9 @@ class AiohttpTransport:
             session = await self._open_session(loop)
         # A session of the caller's gets the agnost identity and limits on each request; an
         # owned one has them as its defaults, which aiohttp applies at less cost.
+        url = yarl.URL(request.url, encoded=True)
         if self._owns_session:
-            headers, options = request.headers, _HEAD_LIMITS
+            headers, options = request.headers, {"proxy": _env_proxy(url), **_HEAD_LIMITS}
         else:
             headers = {"User-Agent": _USER_AGENT, **request.headers}
             options = {"timeout": self._timeout, **_HEAD_LIMITS}
@@ -57,7 +59,7 @@ class AiohttpTransport:
                 request.method,
                 # Already percent-encoded by the core: yarl must not re-encode it, so both
                 # flavours put the same bytes on the wire.
-                yarl.URL(request.url, encoded=True),
+                url,
                 data=request.body,
                 headers=headers,
                 # aiohttp would add "Content-Type: application/octet-stream" to a POST with
@@ -66,10 +68,23 @@ class AiohttpTransport:
                 allow_redirects=False,
                 **options,
             ) as answer:
+                if answer.status < 100:  # http.client refuses it, as agnost does
+                    raise aiohttp.ClientResponseError(
+                        answer.request_info, (), status=answer.status, message="bad status"
+                    )
                 body = await self._read(answer, request.max_response_bytes or self._limit)
-                return Response(answer.status, answer.reason or "", answer.headers, body)
+                return Response(answer.status, _reason(answer.reason), answer.headers, body)
         except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
             failure = _translate(request, exc)
+        except (ValueError, UnicodeError) as exc:
+            # yarl or aiohttp refusing the URL (a host IDNA cannot encode, say): requests
+            # raises InvalidURL there, a TransportError too.
+            failure = TransportError(describe(request, "request failed", exc))
+        except RuntimeError as exc:
+            if not session.closed:
+                raise
+            # The caller closed the session it gave: the request cannot be sent.
+            failure = TransportError(describe(request, "the http_session is closed", exc))
         finally:
             if not self._owns_session:
                 # The session travels in the header only: a caller's jar must not keep the
@@ -125,6 +140,28 @@ async def _closed_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[
         yield
     finally:
         await session.close()
+
+
+def _reason(reason: str | None) -> str:
+    """The reason phrase as the blocking flavour gives it: its bytes read as Latin-1 (as
+    http.client does); aiohttp decoded them as UTF-8, escaping what was not."""
+    return (reason or "").encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def _env_proxy(url: yarl.URL) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTP_PROXY``/``HTTPS_PROXY``, unless
+    ``NO_PROXY`` names its host), as requests finds it for the blocking flavour.
+
+    Read here rather than by aiohttp's ``trust_env``, which would also send credentials
+    found in ``~/.netrc``. aiohttp speaks to an ``http://`` proxy only: another is ignored.
+    """
+    if url.host is None or urllib.request.proxy_bypass(url.host):
+        return None
+    proxy = urllib.request.getproxies().get(url.scheme or "")
+    if not proxy:
+        return None
+    proxy = proxy if "://" in proxy else f"http://{proxy}"
+    return proxy if proxy.lower().startswith("http://") else None
 
 
 _SKIP_AUTO_HEADERS = ("Content-Type",)

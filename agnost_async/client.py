@@ -12,7 +12,7 @@ import aiohttp
 
 from agnost._base import BaseClient, ClientOptions
 from agnost._core import local
-from agnost._core.errors import InvalidArgumentTypeError, StorageError
+from agnost._core.errors import InvalidArgumentError, InvalidArgumentTypeError, StorageError
 from agnost._core.http import LARGE_ANSWER_BYTES
 from agnost._core.operations import Endpoint, Handler
 from agnost.storage import MemoryStore
@@ -57,6 +57,8 @@ class AsyncClient(BaseClient):
             raise InvalidArgumentTypeError(
                 "invalid_http_session", "http_session must be an aiohttp.ClientSession or None"
             )
+        if http_session is not None and http_session.closed:
+            raise InvalidArgumentError("invalid_http_session", "http_session is closed")
         super().__init__(env_url, client_key, **options)
         self._transport = AiohttpTransport(http_session, self._timeout, self._max_response_bytes)
         self._restored = False
@@ -91,7 +93,12 @@ class AsyncClient(BaseClient):
         await self._ensure_restored()
         token = self._token
         response = await self._transport.send(self._request(endpoint, token))
-        if len(response.body) > LARGE_ANSWER_BYTES:  # decoding it would stall the loop
+        # A large answer is decoded in a worker thread. That does not bound the loop's
+        # stall: json.loads holds the GIL for its whole parse, so the loop waits for it all
+        # the same (tests/benchmarks/bench_hostile_answers.py measures it); the thread
+        # only lets the loop run between the Python steps around it (building the models,
+        # the error), which give the GIL up every switch interval.
+        if len(response.body) > LARGE_ANSWER_BYTES:
             settled = await asyncio.to_thread(self._settle, op, endpoint, response, token)
         else:
             settled = self._settle(op, endpoint, response, token)

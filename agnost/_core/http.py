@@ -56,8 +56,11 @@ SESSION_COOKIE = "session_token"
 #: The start of the ``User-Agent`` header; each transport appends its HTTP library.
 USER_AGENT = f"{CLIENT_NAME}/{__version__}"
 
-#: Answers larger than this are decoded off the event loop by the async client: a 4 MiB
+#: Answers larger than this are decoded in a worker thread by the async client: a 4 MiB
 #: answer takes about 100 ms to decode and parse (tests/benchmarks/bench_hostile_answers.py).
+#: That does not bound the event loop's stall: ``json.loads`` holds the GIL for its whole
+#: parse, so the loop waits for it all the same; only the Python steps around it (the
+#: models, the error) give the loop its turns.
 LARGE_ANSWER_BYTES = 64 * 1024
 
 _DEFAULT_STATUS_TEXT = "Bad Request"
