@@ -17,7 +17,6 @@ it never authenticates a request).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import re
 from typing import Any
@@ -25,10 +24,11 @@ from typing import Any
 from aiohttp import web
 
 from . import accounts
+from .connections import target_matches_host
 from .db import Database, DuplicateUserError
 from .errors import Refusal
 from .origins import base_url_for, host_allowed
-from .security import hash_password, stored_cost, token_digest, verify_password
+from .security import dummy_check, hash_password, stored_cost, token_digest, verify_password
 from .state import STATE, EmulatorState
 from .useragent import user_agent_json
 from .validation import Fields, read_body
@@ -90,10 +90,32 @@ async def _hash(state: EmulatorState, password: str) -> str:
     return await loop.run_in_executor(None, hash_password, password, state.config.hash_cost)
 
 
-async def _verify(password: str, stored: str | None, dummy_cost: int) -> bool:
+async def _password_matches(password: str, stored: str | None, highest_cost: int) -> bool:
+    """Whether ``password`` matches the ``stored`` hash (None: the account is unknown or has
+    no password).
+
+    A failed check answers as late as a failed check against a hash at ``highest_cost`` (the
+    costliest stored one) would, whatever the account's own hash costs: every failed path
+    runs one hash at that cost (the real check if the account's hash has it, else a dummy
+    one), measured, and then waits until twice that time has passed since the start. The
+    real check of a cheaper hash fits in the wait, so an unknown account, a wrong password
+    and a hash at any cost all answer at the same moment. The pacing hash is measured live,
+    not taken from an earlier figure, so the answer follows the machine's load the same way
+    on every path.
+    """
     loop = asyncio.get_running_loop()
-    check = functools.partial(verify_password, password, stored, dummy_cost)
-    return await loop.run_in_executor(None, check)
+    started = loop.time()
+    own_cost = None if stored is None else stored_cost(stored)
+    if stored is not None and await loop.run_in_executor(None, verify_password, password, stored):
+        return True
+    if own_cost == highest_cost:  # the real check was the pacing hash
+        paced = loop.time() - started
+    else:
+        before = loop.time()
+        await loop.run_in_executor(None, dummy_check, password, highest_cost)
+        paced = loop.time() - before
+    await asyncio.sleep(max(0.0, started + 2 * paced - loop.time()))
+    return False
 
 
 async def _user_agent(request: web.Request) -> str:
@@ -215,25 +237,21 @@ async def _sign_in(request: web.Request, kind: str) -> web.Response:
     lookup = {kind: identity}
 
     def look_up(db: Database) -> tuple[tuple[dict[str, Any], str | None] | None, int | None]:
-        return db.user_with_password(**lookup), db.usual_hash_cost()
+        return db.user_with_password(**lookup), db.highest_hash_cost()
 
-    found, usual_cost = await state.db.run(look_up)
+    found, highest = await state.db.run(look_up)
     user, stored = found if found is not None else (None, None)
-    # Verified even for an unknown user, at the cost the stored hashes have, so that timing
-    # does not tell who has an account, whatever the configured cost is now.
     cost = state.config.hash_cost
-    if (
-        not await _verify(password, stored, cost if usual_cost is None else usual_cost)
-        or user is None
-    ):
+    if not await _password_matches(password, stored, cost if highest is None else highest):
         raise Refusal(401, "invalid_credentials", f"Invalid {kind} or password")
+    assert user is not None  # a password matched its hash
     if kind == "email" and state.config.email_confirmation and not user.get("emailVerified"):
         raise Refusal(401, "email_not_verified", "The email address has not been verified")
 
-    # A hash made at another cost is remade at the configured one, so stored costs follow
-    # the setting (and the unknown-account check above with them).
+    # A hash made at a lower cost than the configured one is remade at it; a costlier one is
+    # kept: lowering the cost (which an unauthenticated PATCH can) never weakens a stored hash.
     rehashed = None
-    if stored is not None and stored_cost(stored) != cost:
+    if stored is not None and (stored_cost(stored) or 0) < cost:
         rehashed = await _hash(state, password)
     user_agent = await _user_agent(request)
     limits = accounts.Limits.of(state.config)
@@ -382,25 +400,31 @@ async def not_implemented(request: web.Request) -> web.Response:
     )
 
 
-def names_emulator(request: web.Request) -> bool:
+def names_emulator(request: web.Request, *, in_links: bool = False) -> bool:
     """Whether the request's ``Host`` names this emulator (see
-    :func:`~agnost.emulator.origins.host_allowed`)."""
+    :func:`~agnost.emulator.origins.host_allowed`; ``in_links``: to be used in links), and an
+    absolute-form target names the same host."""
     state = _state(request)
-    return host_allowed(request.headers.get("Host"), state.config.allowed_hosts, state.bound_host)
+    return target_matches_host(request) and host_allowed(
+        request.headers.get("Host"),
+        state.config.allowed_hosts,
+        state.bound_host,
+        any_address=not in_links,
+    )
 
 
 def redirect_url(request: web.Request) -> str:
     """Where verification links and OAuth send the browser: the configured redirect URL,
     or else the emulator's own ``/_emulator/redirect`` page.
 
-    That page is reached through the request's ``Host`` only when it names the emulator,
-    else through the address the request came in on: a link never points at a host that a
-    request merely claimed.
+    That page is reached through the request's ``Host`` only when it names the emulator by
+    a loopback name or address, ``--host`` or an allowed host, else through the address the
+    request came in on: a link never points at a host that a request merely claimed.
     """
     configured = _state(request).config.redirect_url
     if configured:
         return configured
-    if "Host" in request.headers and names_emulator(request):
+    if "Host" in request.headers and names_emulator(request, in_links=True):
         origin = str(request.url.origin())
     else:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None

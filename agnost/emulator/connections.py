@@ -1,15 +1,18 @@
-"""The emulator's HTTP connections: timeouts, a cap on how many are open, and accept errors
-logged at a bounded rate.
+"""The emulator's HTTP connections: timeouts, a cap on how many are open, answers to requests
+aiohttp cannot parse, and accept errors logged at a bounded rate.
 
-aiohttp closes a connection that has not sent a complete request head within its keep-alive
-timeout of opening or of its last answer: that is the ``idleTimeout`` setting. On top of it, a
-request head that has begun must be complete within ``headerTimeout``, so a client trickling
-its headers (slowloris) holds a connection no longer than that; a body must arrive within
-``bodyTimeout`` (see :func:`~agnost.emulator.validation.read_body`). Past ``maxConnections``
-open connections, a new one is answered 503 and closed at once while the open ones carry on,
-so the emulator never runs out of file descriptors because of its clients. Settings are read
-when they apply, so a change through ``PATCH /_emulator/config`` holds for the next
-connection or request.
+A connection must send a complete request head within ``headerTimeout`` of opening, and
+within it of the first byte of each later head, so a client sending nothing or trickling its
+headers (slowloris) holds a connection no longer than that; between requests, aiohttp closes
+a connection kept alive for ``idleTimeout``. A body must arrive within ``bodyTimeout`` (see
+:func:`~agnost.emulator.validation.read_body`), and an answer must have left the emulator's
+buffers within ``bodyTimeout`` too, else the connection is cut: a client that never reads
+holds neither its connection nor its answer. At ``maxConnections`` open connections, a new one
+takes the place of the oldest idle one (waiting for a request, none of whose bytes came yet);
+if none is idle, it is answered 503 and closed at once while the open ones carry on, so the
+emulator never runs out of file descriptors because of its clients. Settings are read when
+they apply, so a change through ``PATCH /_emulator/config`` holds for the next connection or
+request.
 """
 
 from __future__ import annotations
@@ -20,20 +23,25 @@ import json
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
 from .config import EmulatorConfig
-from .errors import error_body
+from .errors import Refusal, error_body
 
 __all__ = [
     "ACCEPT_ERROR_INTERVAL",
     "AcceptErrorLog",
     "Connection",
     "ConnectionFactory",
+    "target_matches_host",
     "track_requests",
 ]
 
@@ -67,7 +75,8 @@ _TOO_MANY = _too_many_connections()
 
 
 class Connection(RequestHandler):
-    """One client connection: aiohttp's handler, plus the emulator's cap and head timeout."""
+    """One client connection: aiohttp's handler, plus the emulator's cap, head timeout,
+    write deadline and JSON answers to unparsable requests."""
 
     def __init__(self, factory: ConnectionFactory) -> None:
         config = factory.config
@@ -81,45 +90,102 @@ class Connection(RequestHandler):
         self._factory = factory
         self._refused = False
         self._in_request = False
+        self._head_begun = False
         self._head_timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Serve the connection, or refuse it (503, closed) if too many are open."""
+        """Serve the connection, in the place of the oldest idle one if the cap is reached;
+        refuse it (503, closed) if none is idle."""
         factory = self._factory
-        if len(factory.open) >= factory.config.max_connections:
+        if len(factory.open) >= factory.config.max_connections and not factory.evict_idle():
             self._refused = True
             if isinstance(transport, asyncio.WriteTransport):
                 transport.write(_TOO_MANY)
             transport.close()
             return
-        factory.open.add(self)
+        factory.open[self] = None
         super().connection_made(transport)
+        self._start_head_timer()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         """Forget the connection."""
         if self._refused:
             return
-        self._factory.open.discard(self)
+        self._factory.open.pop(self, None)
         self._stop_head_timer()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        """Feed aiohttp's parser; the first bytes of a request head start its timer."""
+        """Feed aiohttp's parser; the first bytes of a later request head start its timer."""
         if self._refused:
             return
-        if data and not self._in_request and self._head_timer is None:
-            timeout = self._factory.config.header_timeout
-            self._head_timer = self._factory.loop.call_later(timeout, self._head_too_slow)
+        if data and not self._in_request:
+            self._head_begun = True
+            if self._head_timer is None:
+                self._start_head_timer()
         super().data_received(data)
 
     def request_started(self) -> None:
         """A request head is complete: it is being handled."""
         self._in_request = True
+        self._head_begun = False
         self._stop_head_timer()
 
     def request_finished(self) -> None:
-        """The request has been handled; what comes next is the next request."""
+        """The request has been handled and its answer is about to be written: it must be
+        out of the emulator's buffers within ``bodyTimeout``. What comes next is the next
+        request."""
         self._in_request = False
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+        timeout = self._factory.config.body_timeout
+        self._write_timer = self._factory.loop.call_later(timeout, self._write_too_slow)
+
+    def idle(self) -> bool:
+        """Whether the connection waits for a request none of whose bytes have come yet: no
+        request handled or answered (aiohttp's own state), none queued, no head begun. A
+        connection just accepted, whose serving task has not run yet, is idle too."""
+        return not (self._request_in_progress or self._messages or self._head_begun)
+
+    def evict(self) -> None:
+        """Close the connection now to make room for a new one (only when :meth:`idle`)."""
+        self._factory.open.pop(self, None)
+        _log.debug("closed an idle connection to make room for a new one")
+        self.force_close()
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """aiohttp's answer to a request it cannot parse (or whose handler failed past the
+        error middleware): a §5 JSON error, which quotes nothing of the request.
+
+        aiohttp's own answer is text that echoes the offending line, a ``?key=`` access
+        token or a ``Session`` header included. Logging is left to aiohttp (through the
+        sanitising log filter), as is the refusal to answer once an answer has begun.
+        """
+        super().handle_error(request, status, exc, message)
+        if isinstance(exc, HttpProcessingError) and 400 <= exc.code < 600:
+            status = exc.code
+        code = HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+        if status >= 500:
+            body = error_body(code, HTTPStatus(status).phrase, server=True)
+        else:
+            body = error_body(code, "malformed HTTP request")
+        response = web.json_response(body, status=status)
+        response.force_close()
+        return response
+
+    def _start_head_timer(self) -> None:
+        timeout = self._factory.config.header_timeout
+        self._head_timer = self._factory.loop.call_later(timeout, self._head_too_slow)
 
     def _stop_head_timer(self) -> None:
         if self._head_timer is not None:
@@ -132,10 +198,17 @@ class Connection(RequestHandler):
             _log.debug("closed a connection whose request head took too long")
             self.force_close()
 
+    def _write_too_slow(self) -> None:
+        self._write_timer = None
+        transport = self.transport
+        if transport is not None and transport.get_write_buffer_size() > 0:
+            _log.debug("cut a connection whose client did not read its answer in time")
+            transport.abort()
+
 
 class ConnectionFactory:
     """Makes a :class:`Connection` per accepted socket (``loop.create_server(factory, ...)``)
-    and keeps the set of those open, for the cap. ``handler_args`` go to aiohttp's handler
+    and keeps those open, oldest first, for the cap. ``handler_args`` go to aiohttp's handler
     (its logger, its access log class)."""
 
     def __init__(
@@ -149,10 +222,45 @@ class ConnectionFactory:
         self.config = config
         self.loop = loop
         self.handler_args = dict(handler_args)
-        self.open: set[Connection] = set()
+        #: The open connections in the order they opened (a dict as an ordered set).
+        self.open: dict[Connection, None] = {}
 
     def __call__(self) -> Connection:
         return Connection(self)
+
+    def evict_idle(self) -> bool:
+        """Close the oldest idle connection, if there is one; whether there was."""
+        for connection in self.open:
+            if connection.idle():
+                connection.evict()
+                return True
+        return False
+
+
+def target_matches_host(request: web.Request) -> bool:
+    """Whether the request's target, if it is in absolute form (``GET http://host/path``),
+    names the same host and port as its ``Host`` header.
+
+    aiohttp takes an absolute-form target's authority as the request's host (``request.url``)
+    while the Host checks read the header: both must name the same thing.
+    """
+    target = request.raw_path
+    if target.startswith("/") or target == "*":
+        return True
+    host = request.headers.get("Host")
+    if not host:
+        return False
+    try:
+        named, claimed = urlsplit(target), urlsplit("//" + host)
+        default = 443 if named.scheme == "https" else 80
+        return (
+            "@" not in named.netloc + host
+            and named.hostname is not None
+            and (named.hostname, named.port or default)
+            == (claimed.hostname, claimed.port or default)
+        )
+    except ValueError:  # a port that is not one
+        return False
 
 
 @web.middleware
@@ -160,12 +268,22 @@ async def track_requests(
     request: web.Request, handler: Callable[[web.Request], Awaitable[StreamResponse]]
 ) -> StreamResponse:
     """Tell the request's :class:`Connection` when a request is being handled, so that its
-    head timer runs only while a head is arriving."""
+    head timer runs only while a head is arriving and its write deadline once the answer is
+    ready; refuse (400) an absolute-form target naming another host than ``Host`` (see
+    :func:`target_matches_host`)."""
     connection = request.protocol
     if not isinstance(connection, Connection):  # served by another runner, aiohttp's own
         return await handler(request)
     connection.request_started()
     try:
+        if not target_matches_host(request):
+            refusal = Refusal(
+                400,
+                "bad_request",
+                "The request target names another host than the Host header",
+                close=True,
+            )
+            return refusal.response()
         return await handler(request)
     finally:
         connection.request_finished()

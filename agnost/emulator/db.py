@@ -153,8 +153,8 @@ class Database:
                 _create_private(path)
             # isolation_level=None: transactions are explicit (see transaction()).
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._usual_cost: int | None = None
-            self._usual_cost_known = False
+            self._highest_cost: int | None = None
+            self._highest_cost_known = False
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot use the database {path}: {exc}") from exc
         try:
@@ -224,7 +224,7 @@ class Database:
         password_hash: str | None,
     ) -> None:
         """Store a new user. Raises :class:`DuplicateUserError` if the identity is taken."""
-        self._usual_cost_known = False
+        self._highest_cost_known = False
         try:
             self._conn.execute(
                 "INSERT INTO users (id, email_key, phone, provider, provider_user_id,"
@@ -261,29 +261,35 @@ class Database:
             row = self._conn.execute(query, (phone,)).fetchone()
         return (_loads(row[0]), row[1]) if row else None
 
-    def usual_hash_cost(self) -> int | None:
-        """The cost most stored password hashes have (the latest one on a tie), or None if no
-        user has a password: what a sign-in for an unknown account hashes at, so that it
-        costs what a wrong password for a real one does, whatever cost is configured now.
+    def highest_hash_cost(self) -> int | None:
+        """The highest cost a stored password hash has, or None if no user has a password:
+        what every failed sign-in is made to cost (see ``auth``), so that its time does not
+        depend on whether the account exists, whatever mix of costs is stored.
 
         Cached until a hash is stored or removed, so a sign-in does not scan every user.
         """
-        if not self._usual_cost_known:
-            row = self._conn.execute(
-                "SELECT substr(password_hash, 1, 7 + instr(substr(password_hash, 8), '$'))"
-                " AS params FROM users WHERE password_hash IS NOT NULL"
-                " GROUP BY params ORDER BY count(*) DESC, max(rowid) DESC LIMIT 1"
-            ).fetchone()
-            self._usual_cost = stored_cost(row[0]) if row else None
-            self._usual_cost_known = True
-        return self._usual_cost
+        if not self._highest_cost_known:
+            rows = self._conn.execute(
+                "SELECT DISTINCT"
+                " substr(password_hash, 1, 7 + instr(substr(password_hash, 8), '$'))"
+                " FROM users WHERE password_hash IS NOT NULL"
+            ).fetchall()
+            costs = [cost for (params,) in rows if (cost := stored_cost(params)) is not None]
+            self._highest_cost = max(costs, default=None)
+            self._highest_cost_known = True
+        return self._highest_cost
 
     def set_password_hash(self, user_id: str, password_hash: str) -> None:
         """Replace the user's stored password hash."""
-        self._usual_cost_known = False
+        self._highest_cost_known = False
         self._conn.execute(
             "UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id)
         )
+
+    def users(self) -> list[tuple[dict[str, Any], str | None]]:
+        """Every user, oldest first: (document, password hash or None)."""
+        rows = self._conn.execute("SELECT doc, password_hash FROM users ORDER BY rowid")
+        return [(_loads(doc), password_hash) for doc, password_hash in rows]
 
     def user_by_provider(self, provider: str, provider_user_id: str) -> dict[str, Any] | None:
         """Find the user an OAuth provider knows by ``provider_user_id``."""
@@ -398,14 +404,13 @@ class Database:
             "INSERT INTO outbox (doc, recipient, kind) VALUES ('{}', ?, ?)",
             (doc["recipient"], doc["kind"]),
         )
-        stored = {"id": cursor.lastrowid, **doc}
-        self._conn.execute(
-            "UPDATE outbox SET doc = ? WHERE id = ?", (json.dumps(stored), cursor.lastrowid)
-        )
-        self._conn.execute(
-            "DELETE FROM outbox WHERE id NOT IN (SELECT id FROM outbox ORDER BY id DESC LIMIT ?)",
-            (keep,),
-        )
+        row_id = cursor.lastrowid
+        assert row_id is not None  # just inserted
+        stored = {"id": row_id, **doc}
+        self._conn.execute("UPDATE outbox SET doc = ? WHERE id = ?", (json.dumps(stored), row_id))
+        # Ids only grow (AUTOINCREMENT) and rows go only oldest first or all at once, so the
+        # kept ones are the last ``keep`` ids: one range delete on the key, not a table scan.
+        self._conn.execute("DELETE FROM outbox WHERE id <= ?", (row_id - keep,))
         return stored
 
     def messages(
@@ -443,7 +448,7 @@ class Database:
 
     def reset(self) -> None:
         """Delete every user, session, access token and message; the schema stays."""
-        self._usual_cost_known = False
+        self._highest_cost_known = False
         with self.transaction():
             for table in ("access_tokens", "sessions", "outbox", "users"):
                 # Table names come from the literal tuple above, never from input.

@@ -14,6 +14,7 @@ import hmac
 import secrets
 
 __all__ = [
+    "dummy_check",
     "hash_password",
     "new_object_id",
     "new_token",
@@ -72,22 +73,24 @@ def stored_cost(stored: str) -> int | None:
     return int(cost_text) if ok else None
 
 
-def verify_password(password: str, stored: str | None, dummy_cost: int) -> bool:
+def verify_password(password: str, stored: str) -> bool:
     """Tell whether ``password`` matches the ``stored`` hash, comparing in constant time.
 
-    With no stored hash (an unknown user, or one who signed up through OAuth) a hash is still
-    computed, at ``dummy_cost``: pass the cost the stored hashes have (see
-    :meth:`~agnost.emulator.db.Database.usual_hash_cost`), so that the answer takes as long as
-    for a real user with a wrong password, whatever the configured cost is now.
+    The check costs what the hash's own cost says; a failed sign-in pads that out (see
+    :func:`dummy_check`), so that its time does not tell which accounts exist.
     """
-    if stored is None:
-        _scrypt(password, b"\0" * _SALT_LENGTH, dummy_cost)
-        return False
     scheme, cost_text, r_text, p_text, salt_text, key_text = stored.split("$")
     if scheme != "scrypt" or (int(r_text), int(p_text)) != (_SCRYPT_R, _SCRYPT_P):
         raise ValueError("unknown password hash format")
     actual = _scrypt(password, base64.b64decode(salt_text), int(cost_text))
     return hmac.compare_digest(actual, base64.b64decode(key_text))
+
+
+def dummy_check(password: str, cost: int) -> None:
+    """Do the work of checking ``password`` against a hash made at ``cost``, for a sign-in
+    that has no such hash to check (an unknown account, one without a password, one whose
+    hash is cheaper than the costliest stored one)."""
+    _scrypt(password, b"\0" * _SALT_LENGTH, cost)
 
 
 def new_token() -> str:

@@ -37,6 +37,10 @@ MAX_EMAIL_LENGTH = 254
 #: and far from the recursion limit of anything that reads or writes the stored JSON.
 MAX_DEPTH = 32
 
+#: The largest integer JavaScript holds exactly (``Number.MAX_SAFE_INTEGER``): a user field
+#: beyond it would be read back rounded, or as Infinity, by the official client.
+MAX_SAFE_INTEGER = 2**53 - 1
+
 #: Keys of the user model the server manages; sign-up data may not set them.
 RESERVED_USER_KEYS = frozenset(
     {
@@ -276,7 +280,27 @@ class Fields:
                 self.problem(field, f"may not set {key}")
         if "name" in value and not isinstance(value["name"], str | None):
             self.problem(field, "name must be a string")
+        if _has_unsafe_integer(value):
+            self.problem(
+                field,
+                f"integers must be from -{MAX_SAFE_INTEGER} to {MAX_SAFE_INTEGER}"
+                " (what JavaScript holds exactly)",
+            )
         return {k: v for k, v in value.items() if k not in ("email", "phone")}
+
+
+def _has_unsafe_integer(value: object) -> bool:
+    # Iterative: the body's depth is bounded already, but a walk needs no recursion anyway.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_SAFE_INTEGER:
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def _same(key: str, value: object, identity: tuple[str, str]) -> bool:

@@ -92,12 +92,21 @@ def test_a_slow_body_gets_a_408_and_the_connection_closes(emulator: Emulator) ->
         assert time.monotonic() - start < BOUND
 
 
-def test_past_the_cap_new_connections_are_refused_and_open_ones_work(
-    emulator: Emulator,
-) -> None:
-    with connect(emulator) as working, connect(emulator) as second, connect(emulator) as third:
+def test_past_the_cap_new_connections_are_refused_and_open_ones_work() -> None:
+    # Every open connection is busy (a head under way): none can make room (an idle one
+    # would, see test_review_fixes_connections.py).
+    head = b"GET /_emulator/ HTTP/1.1\r\n"
+    with (
+        Emulator(hash_cost=4, header_timeout=30, max_connections=3) as emulator,
+        connect(emulator) as working,
+        connect(emulator) as second,
+        connect(emulator) as third,
+    ):
         working.sendall(GET_INDEX)
         assert read_answer(working)[0] == 200
+        for conn in (working, second, third):
+            conn.sendall(head)
+        time.sleep(0.2)  # for the server to read them before the next connection comes
 
         with connect(emulator) as fourth:
             start = time.monotonic()
@@ -107,8 +116,9 @@ def test_past_the_cap_new_connections_are_refused_and_open_ones_work(
             assert closed_by_server(fourth)
             assert time.monotonic() - start < BOUND
 
-        working.sendall(GET_INDEX)
+        working.sendall(b"Host: 127.0.0.1\r\n\r\n")
         assert read_answer(working)[0] == 200
+        working.sendall(head)
         second.close()
         # Once the server has seen one close, a new connection is served again.
         deadline = time.monotonic() + BOUND
