@@ -222,7 +222,7 @@ def _counted(line: bytes) -> int:
         parts = line.split(b" ", 2)
         return len(parts[2]) if len(parts) == 3 else 0
     name, _, value = line.partition(b":")
-    return len(name) + len(value.strip(b" \t"))
+    return len(name) + len(value.lstrip(b" \t"))
 
 
 class _NotHTTP(http.client.HTTPException):

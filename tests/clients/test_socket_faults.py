@@ -330,6 +330,58 @@ FAULTS = [
         ),
         agnost.ResponseTooLargeError,
     ),
+    # What aiohttp's parser refuses, the blocking reader refuses too (review of issue 8).
+    Fault(
+        "header-without-colon",
+        send(head("200 OK", "NoColonHere", "Content-Length: 0")),
+        agnost.ConnectError,
+    ),
+    Fault(
+        "space-in-header-name",
+        send(head("200 OK", "X A: b", "Content-Length: 0")),
+        agnost.ConnectError,
+    ),
+    Fault(
+        "nul-in-header-value",
+        send(head("200 OK", "X-A: a\x00b", "Content-Length: 0")),
+        agnost.ConnectError,
+    ),
+    Fault(
+        "transfer-encoding-identity",
+        send(head("200 OK", "Transfer-Encoding: identity", "Content-Length: 2") + b"[]"),
+        agnost.ConnectError,
+    ),
+    Fault(
+        "content-length-list",
+        send(head("200 OK", "Content-Length: 2, 2") + b"[]"),
+        agnost.ConnectError,
+    ),
+    Fault(
+        "content-length-twice",
+        send(head("200 OK", "Content-Length: 2", "Content-Length: 2") + b"[]"),
+        agnost.ConnectError,
+    ),
+    Fault(
+        "content-length-30-digits",
+        send(head("200 OK", "Content-Length: " + "9" * 30) + b"[]"),
+        agnost.ConnectError,
+    ),
+    Fault(
+        "204-with-a-body",
+        send(head("204 No Content", "Content-Length: 2") + b"[]"),
+        agnost.ConnectError,
+    ),
+    Fault("status-099", send(head("099 Odd", "Content-Length: 0")), agnost.ConnectError),
+    Fault(
+        "header-name-and-value-over-8190",
+        send(head("200 OK", "X-A: " + "a" * 8188, "Content-Length: 0")),
+        agnost.ConnectError,
+    ),
+    Fault(
+        "reason-over-8190",
+        send(head("200 " + "O" * 8191, "Content-Length: 0")),
+        agnost.ConnectError,
+    ),
 ]
 
 
@@ -395,6 +447,21 @@ def test_the_largest_head_both_flavours_accept_is_read(flavour: Flavour) -> None
         client = signed_in(flavour, server.env_url, timeout=TIMEOUT)
 
         assert flavour.call(client, "get_all_sessions") == []
+
+
+def test_what_aiohttp_accepts_the_blocking_reader_accepts(flavour: Flavour) -> None:
+    # Empty lines before the status line (llhttp skips them), a header whose name and value
+    # make 8190 bytes on a longer line, a reason phrase of 8190 bytes.
+    answers = [
+        b"\r\n\n" + head("200 OK", "Content-Length: 2") + b"[]",
+        head("200 OK", "X-A:  " + "a" * 8186 + " ", "Content-Length: 2") + b"[]",
+        head("200 " + "O" * 8190, "Content-Length: 2") + b"[]",
+    ]
+    for answer in answers:
+        with FaultServer(send(answer)) as server:
+            client = signed_in(flavour, server.env_url, timeout=TIMEOUT)
+
+            assert flavour.call(client, "get_all_sessions") == []
 
 
 @pytest.mark.parametrize("method_name", ["sign_out", "sign_out_all"])
