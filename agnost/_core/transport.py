@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+from urllib.parse import urlsplit
 
 from .errors import ResponseTooLargeError
 from .http import Request
@@ -23,10 +26,55 @@ def redact_queries(text: str) -> str:
 
 
 def describe(request: Request, what: str, exc: BaseException) -> str:
-    """A message for a transport failure that names no query (query values can be tokens)."""
-    detail = redact_queries(str(exc))[:300]
+    """A message for a transport failure that names no query (query values can be tokens).
+
+    A connection that could not be opened says so in plain words (``could not connect to
+    127.0.0.1:8787 (connection refused)``) rather than in the HTTP library's chain of
+    wrappers, which speaks of retries that never happened.
+    """
     path = _QUERY.sub("", request.url)
+    refused = _connect_failure(exc)
+    if refused is not None:
+        parts = urlsplit(request.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+        return f"{request.method} {path}: could not connect to {host}:{port} ({refused})"
+    detail = redact_queries(str(exc))[:300]
     return f"{request.method} {path}: {what} ({type(exc).__name__}: {detail})"
+
+
+#: Socket errors that can only come from opening a connection, not from using one.
+_CONNECT_ERRNOS = frozenset(
+    {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL}
+)
+
+
+def _connect_failure(exc: BaseException) -> str | None:
+    """The reason, such as ``connection refused``, if ``exc`` wraps a failure to connect.
+
+    Both HTTP libraries wrap the socket's OSError (in causes, in ``args``, in ``reason`` or
+    ``os_error``); a negative errno is a name-resolution failure (getaddrinfo's EAI codes).
+    Resets and broken pipes are not among them: those end a connection that was opened.
+    """
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending and len(seen) < 32:
+        found = pending.pop()
+        if not isinstance(found, BaseException) or id(found) in seen:
+            continue
+        seen.add(id(found))
+        code = found.errno if isinstance(found, OSError) else None
+        if (
+            isinstance(found, OSError)
+            and code is not None
+            and (code in _CONNECT_ERRNOS or code < 0)
+        ):
+            # os.strerror: the same words in both flavours (aiohttp rewords the refusal).
+            reason = os.strerror(code) if code > 0 else found.strerror or "name not resolved"
+            return reason[:1].lower() + reason[1:]
+        pending += [found.__cause__, found.__context__, *found.args]
+        pending += [getattr(found, "reason", None), getattr(found, "os_error", None)]
+    return None
 
 
 def too_large(content_length: str | None, limit: int) -> bool:
