@@ -10,12 +10,14 @@ Exit codes, the same for every command (also in ``agnost --help``):
 3     transport error: the server could not be reached, or timed out
 4     an answer that could not be understood, or the local session store failed
 5     a smoke check failed: the server answered, but not as the protocol promises
-6     not signed in (``agnost auth whoami``; ``agnost api`` refused for want of a session)
+6     not signed in: no stored session, or the server refused it (then it is cleared)
 130   interrupted (Ctrl-C)
 ====  ===========================================================================
 
 No token is printed unless ``--show-token`` asks for it; passwords are never taken from the
-command line (a prompt, or ``--password-stdin``).
+command line (a prompt, or ``--password-stdin``), and other secrets (``--api-key``,
+``--access-token``) are best given in the environment or on stdin (``-``): the command line is
+visible to every user of the machine.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ EXIT_CODES_HELP = """exit codes:
   3  transport error: the server could not be reached, or timed out
   4  an answer that could not be understood, or the session store failed
   5  a smoke check failed
-  6  not signed in (auth whoami; api refused for want of a session)
+  6  not signed in: no stored session, or the server refused it (then cleared)
   130  interrupted (Ctrl-C)"""
 
 HIDDEN = "[hidden]"
@@ -94,23 +96,37 @@ def report_error(
     (``code``, or the one :func:`exit_code_for` gives)."""
     code = exit_code_for(error) if code is None else code
     error_code = getattr(error, "code", None)
+    hint = hint_for(error)
     if as_json:
+        document = {"type": type(error).__name__, "code": error_code, "message": str(error)}
         _print_json(
-            {
-                "ok": False,
-                "error": {
-                    "type": type(error).__name__,
-                    "code": error_code,
-                    "message": str(error),
-                    "exit": code,
-                },
-            },
+            {"ok": False, "error": {**document, **({"hint": hint} if hint else {}), "exit": code}},
             out,
         )
     else:
         label = f"{error_code}: " if error_code else ""
         print(f"agnost: error: {label}{error}", file=err)
+        if hint:
+            print(f"agnost: hint: {hint}", file=err)
     return code
+
+
+ENV_URL_HINT = (
+    "is --env-url the environment's base URL (such as https://myapp.example.com)?"
+    " nothing there speaks the Agnost auth API at this path"
+)
+
+
+def hint_for(error: BaseException | None) -> str | None:
+    """A hint to add to ``error``'s message (which is shown as it is), or None.
+
+    A 404 ``not_found``, or an answer in the wrong shape, is what a wrong ``--env-url`` gets.
+    """
+    if isinstance(error, APIError) and error.status == 404 and error.code in (None, "not_found"):
+        return ENV_URL_HINT
+    if isinstance(error, ResponseDecodeError) and "does not have the shape" in str(error):
+        return ENV_URL_HINT
+    return None
 
 
 # --- shared options ------------------------------------------------------------------------
@@ -131,9 +147,32 @@ def _environment_options(parser: argparse.ArgumentParser, *, required: bool) -> 
     )
     group.add_argument(
         "--api-key",
-        default=os.environ.get("AGNOST_API_KEY"),
-        help="an API key, sent as Authorization (default: $AGNOST_API_KEY)",
+        help="an API key, sent as Authorization (default: $AGNOST_API_KEY; '-': read it from"
+        " stdin; given here, it is visible to other users in the process list)",
     )
+
+
+def _secret(
+    value: str | None, variable: str, option: str, stdin: TextIO, read: list[str]
+) -> str | None:
+    """A secret option's value: from the command line (with a warning), ``-`` for a line of
+    stdin, else the environment variable. ``read`` names the options that took stdin so far."""
+    if value is None:
+        return os.environ.get(variable) or None
+    if value != "-":
+        print(
+            f"agnost: warning: {option} on the command line is visible to other users of this"
+            f" machine; set ${variable} or pass '{option} -' and pipe it",
+            file=sys.stderr,
+        )
+        return value
+    if read:
+        raise UsageError(f"{read[0]} and {option} cannot both read stdin")
+    read.append(option)
+    secret = stdin.readline().strip()
+    if not secret:
+        raise UsageError(f"{option} -: stdin gave no value")
+    return secret
 
 
 def _output_options(parser: argparse.ArgumentParser) -> None:
@@ -148,19 +187,41 @@ def _print_json(document: Any, out: TextIO) -> None:
     out.write("\n")
 
 
-def _read_password(args: argparse.Namespace, stdin: TextIO) -> str:
+#: How many times sign-up asks for a password and its repetition before giving up.
+PASSWORD_TRIES = 3
+
+
+def _read_password(args: argparse.Namespace, stdin: TextIO, *, confirm: bool = False) -> str:
+    """The password: the first line of stdin with ``--password-stdin``, else typed at a
+    prompt; ``confirm`` (sign-up) asks twice at a prompt, so a typo cannot make an account
+    nobody can enter."""
     if args.password_stdin:
         password = stdin.readline().rstrip("\r\n")
     elif stdin.isatty():
-        try:
-            password = getpass.getpass("Password: ")
-        except EOFError:  # Ctrl-D at the prompt
-            raise UsageError("no password given") from None
+        for _ in range(PASSWORD_TRIES):
+            password = _prompt("Password: ")
+            if not confirm or not password or _prompt("Password again: ") == password:
+                break
+            print("agnost: the passwords do not match; type them again", file=sys.stderr)
+        else:
+            raise UsageError(f"the passwords did not match, {PASSWORD_TRIES} times")
     else:
         raise UsageError("no password: type it at the prompt, or pipe it with --password-stdin")
     if not password:
         raise UsageError("the password is empty")
     return password
+
+
+def _prompt(prompt: str) -> str:
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:  # Ctrl-D at the prompt
+        print(file=sys.stderr)
+        raise UsageError("no password given") from None
+    except KeyboardInterrupt:
+        # The cursor is still after the prompt: end its line before "agnost: interrupted".
+        print(file=sys.stderr)
+        raise
 
 
 # --- agnost smoke --------------------------------------------------------------------------
@@ -174,10 +235,11 @@ def add_smoke(subparsers: Any) -> None:
         help="run the whole session lifecycle against an environment (or an embedded emulator)",
         description="Sign up a throwaway user (or sign in --email), open a second session, list"
         " sessions, read the user from the database, call an app endpoint with the session"
-        " (the embedded emulator's echo, or --endpoint), sign out all but the current session,"
-        " check the other session is refused, exchange an access token when the environment"
-        " gives one, and sign out. Without --env-url and --client-key it starts an emulator"
-        " in-process and tests that.",
+        " (the embedded emulator's echo, or --endpoint), sign out the second session (every"
+        " session but the current one with --sign-out-others), check the other session is"
+        " refused, exchange an access token when the environment gives one, and sign out."
+        " Only the sessions smoke opened are signed out, unless --sign-out-others asks."
+        " Without --env-url and --client-key it starts an emulator in-process and tests that.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -187,7 +249,17 @@ def add_smoke(subparsers: Any) -> None:
         "--password-stdin", action="store_true", help="read --email's password from stdin"
     )
     parser.add_argument(
-        "--access-token", help="an access token to exchange in the grant step (single use)"
+        "--access-token",
+        help="an access token to exchange in the grant step (single use; default:"
+        " $AGNOST_ACCESS_TOKEN; '-': read it from stdin; given here, it is visible to other"
+        " users in the process list)",
+    )
+    parser.add_argument(
+        "--sign-out-others",
+        action="store_true",
+        help="sign out every other session of the user, not just the one smoke opened: against"
+        " a real account that signs out the people using it (always done on the embedded"
+        " emulator, whose throwaway user has no others)",
     )
     parser.add_argument(
         "--endpoint",
@@ -207,7 +279,14 @@ def add_smoke(subparsers: Any) -> None:
 
 def _smoke(args: argparse.Namespace) -> int:
     out = sys.stdout
+    read: list[str] = []
     password = _read_password(args, sys.stdin) if args.email else None
+    if args.password_stdin:
+        read.append("--password-stdin")
+    api_key = _secret(args.api_key, "AGNOST_API_KEY", "--api-key", sys.stdin, read)
+    access_token = _secret(
+        args.access_token, "AGNOST_ACCESS_TOKEN", "--access-token", sys.stdin, read
+    )
     flavours = ("sync", "async") if args.flavour == "both" else (args.flavour,)
     with _environment(args) as (env_url, client_key, enforce_session):
         embedded = enforce_session is not None
@@ -219,13 +298,14 @@ def _smoke(args: argparse.Namespace) -> int:
             steps = run_smoke(
                 env_url,
                 client_key,
-                api_key=args.api_key,
+                api_key=api_key,
                 email=args.email,
                 password=password,
                 flavour=flavour,  # type: ignore[arg-type]
-                access_token=args.access_token,
+                access_token=access_token,
                 endpoint=args.endpoint,
                 enforce_session=enforce_session,
+                sign_out_others=args.sign_out_others or embedded,
                 on_step=(lambda step: None) if args.json else _step_printer(out),
             )
             runs.append((flavour, steps))
@@ -255,6 +335,9 @@ def _smoke(args: argparse.Namespace) -> int:
         print(f"passed: {counts}", file=out)
     else:
         print(f"FAILED at {failed.name!r}: {failed.detail}", file=out)
+        hint = hint_for(failed.error)
+        if hint:
+            print(f"hint: {hint}", file=out)
     if failed is None:
         return EXIT_OK
     return exit_code_for(failed.error) if failed.error is not None else EXIT_OTHER
@@ -271,18 +354,19 @@ def _environment(
         return
     if args.env_url or args.client_key:
         raise UsageError("give both --env-url and --client-key, or neither for an emulator")
+    from .emulator import INSTALL_EXTRA
+
     try:
         from .emulator import Emulator
-    except ImportError as exc:
+    except ImportError:
         raise UsageError(
-            f"the embedded emulator needs the emulator extra: pip install 'agnost[emulator]'"
-            f" ({exc})"
+            f"the embedded emulator needs the emulator extra (ua-parser): {INSTALL_EXTRA}"
         ) from None
     # A low hashing cost: the throwaway users need no protection, and the run stays quick.
     with Emulator(hash_cost=4) as emulator:
 
         def enforce_session(on: bool) -> None:
-            emulator.configure(enforceSession=on)
+            emulator.configure(enforce_session=on)
 
         yield emulator.base_url, emulator.client_key, enforce_session
 
@@ -311,11 +395,13 @@ def _step_json(step: SmokeStep) -> dict[str, Any]:
 
 def _error_json(step: SmokeStep) -> dict[str, Any]:
     error = step.error
+    hint = hint_for(error)
     return {
         "step": step.name,
         "type": type(error).__name__ if error is not None else None,
         "code": getattr(error, "code", None),
         "message": str(error) if error is not None else step.detail,
+        **({"hint": hint} if hint else {}),
     }
 
 
@@ -365,10 +451,28 @@ def add_auth(subparsers: Any) -> None:
         )
         if name == "sign-up":
             sub.add_argument("--name", help="the user's name")
-    command("whoami", "show the stored session and user", _whoami)
-    command("user", "show the user as the database holds it", _user)
-    command("sessions", "list the user's active sessions (the current one marked *)", _sessions)
-    sub = command("sign-out", "sign out the current session, another one, or several", _sign_out)
+    sub = command(
+        "whoami",
+        "show the stored session and user, as this machine recorded them (--check asks the"
+        " server whether the session is still valid)",
+        _whoami,
+    )
+    sub.add_argument(
+        "--check",
+        action="store_true",
+        help="ask the server; a session it refuses is cleared (exit 6)",
+    )
+    command("user", "show the user as the database holds it", _signed_in(_user))
+    command(
+        "sessions",
+        "list the user's active sessions (the current one marked *)",
+        _signed_in(_sessions),
+    )
+    sub = command(
+        "sign-out",
+        "sign out the current session, another one, or several",
+        _signed_in(_sign_out),
+    )
     which = sub.add_mutually_exclusive_group()
     which.add_argument(
         "token",
@@ -386,9 +490,13 @@ def add_auth(subparsers: Any) -> None:
         " keeps it out of shell history and process lists)",
     )
     sub = command("provider", "print the URL that starts an OAuth sign-in", _provider)
-    sub.add_argument("name", help="google, facebook, twitter, apple, discord or github")
+    sub.add_argument("name", choices=PROVIDERS, metavar="PROVIDER", help=", ".join(PROVIDERS))
     sub.add_argument("--open", action="store_true", help="also open it in a web browser")
     command("clear", "remove the stored session and user", _clear)
+
+
+#: The OAuth providers Agnost signs in with (protocol.md §3, signInWithProvider).
+PROVIDERS = ("google", "facebook", "twitter", "apple", "discord", "github")
 
 
 def _with_client(handler: Callable[..., int]) -> Callable[[argparse.Namespace], int]:
@@ -399,10 +507,71 @@ def _with_client(handler: Callable[..., int]) -> Callable[[argparse.Namespace], 
             )
         from .client import create_client
 
-        with create_client(args.env_url, args.client_key, api_key=args.api_key) as client:
+        api_key = _secret(
+            args.api_key, "AGNOST_API_KEY", "--api-key", sys.stdin, _stdin_users(args)
+        )
+        with create_client(args.env_url, args.client_key, api_key=api_key) as client:
             return handler(client, args, _Printer(args, sys.stdout), sys.stdin)
 
     return run
+
+
+def _stdin_users(args: argparse.Namespace) -> list[str]:
+    """The options of this command that read stdin (at most one may)."""
+    readers = {
+        "--password-stdin": getattr(args, "password_stdin", False),
+        "--input -": getattr(args, "input", None) == "-",
+        "'-' (a token from stdin)": "-"
+        in (getattr(args, "token", None), getattr(args, "token_or_url", None)),
+    }
+    return [option for option, reads in readers.items() if reads]
+
+
+Handler = Callable[[Any, argparse.Namespace, "_Printer", TextIO], int]
+
+
+def _signed_in(handler: Handler) -> Handler:
+    """``handler`` for a command the server answers only with a session: without a stored
+    one it does not ask; a session the server refuses is reported as "not signed in" (exit
+    6), saying that the local one was cleared."""
+
+    def run(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
+        if client.auth.get_session() is None:
+            return _not_signed_in(printer, client.auth.get_user(), "not signed in")
+        try:
+            return handler(client, args, printer, stdin)
+        except SessionTokenError as error:
+            label = f"{error.code}: " if error.code else ""
+            cleared = client.auth.get_session() is None
+            message = f"not signed in: the server refused the stored session ({label}{error})" + (
+                "; the local session was cleared: sign in again" if cleared else ""
+            )
+            return _not_signed_in(printer, None, message, error)
+
+    return run
+
+
+def _not_signed_in(
+    printer: _Printer, user: User | None, message: str, error: APIError | None = None
+) -> int:
+    if printer.json:
+        _print_json(
+            {
+                "ok": False,
+                "session": None,
+                "user": printer.user(user),
+                "error": {
+                    "type": None if error is None else type(error).__name__,
+                    "code": "not_signed_in" if error is None else error.code,
+                    "message": message,
+                    "exit": EXIT_SIGNED_OUT,
+                },
+            },
+            printer.out,
+        )
+    else:
+        print(message, file=sys.stderr if error is not None else printer.out)
+    return EXIT_SIGNED_OUT
 
 
 class _Printer:
@@ -455,7 +624,7 @@ def _grant_output(printer: _Printer, what: str, user: User, session: Session | N
 
 
 def _sign_up(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
-    password = _read_password(args, stdin)
+    password = _read_password(args, stdin, confirm=True)
     if args.email:
         result = client.auth.sign_up_with_email(args.email, password, args.name)
     else:
@@ -475,30 +644,33 @@ def _sign_in(client: Any, args: argparse.Namespace, printer: _Printer, stdin: Te
 def _whoami(client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO) -> int:
     session, user = client.auth.get_session(), client.auth.get_user()
     if session is None:
-        if printer.json:
-            _print_json(
-                {
-                    "ok": False,
-                    "session": None,
-                    "user": printer.user(user),
-                    "error": {
-                        "type": None,
-                        "code": "not_signed_in",
-                        "message": "not signed in",
-                        "exit": EXIT_SIGNED_OUT,
-                    },
-                },
-                printer.out,
-            )
-        else:
-            print("not signed in", file=printer.out)
-        return EXIT_SIGNED_OUT
+        return _not_signed_in(printer, user, "not signed in")
+    if args.check:
+        return _signed_in(_checked_whoami)(client, args, printer, stdin)
     created = session.creation_dtm.isoformat() if session.creation_dtm else "?"
     return printer.emit(
-        {"session": printer.session(session), "user": printer.user(user)},
+        {"session": printer.session(session), "user": printer.user(user), "checked": False},
         [
             f"signed in as {_describe_user(user)}",
             f"session created {created}",
+            "as recorded on this machine; `agnost auth whoami --check` asks the server",
+            *_token_line(printer, session),
+        ],
+    )
+
+
+def _checked_whoami(
+    client: Any, args: argparse.Namespace, printer: _Printer, stdin: TextIO
+) -> int:
+    user = client.auth.get_user_from_db()
+    session = client.auth.get_session()
+    created = session.creation_dtm.isoformat() if session.creation_dtm else "?"
+    return printer.emit(
+        {"session": printer.session(session), "user": printer.user(user), "checked": True},
+        [
+            f"signed in as {_describe_user(user)}",
+            f"session created {created}",
+            "checked with the server: the session is valid",
             *_token_line(printer, session),
         ],
     )
@@ -513,7 +685,9 @@ def _sessions(client: Any, args: argparse.Namespace, printer: _Printer, stdin: T
     sessions = client.auth.get_all_sessions()
     current = client.auth.get_session()
     token = current.token if current is not None else None
-    rows = [("", "CREATED", "BROWSER", "OS", "DEVICE")]
+    rows = [
+        ("", "CREATED", "BROWSER", "OS", "DEVICE", *(("TOKEN",) if printer.show_token else ()))
+    ]
     documents = []
     for session in sessions:
         agent = session.user_agent
@@ -527,6 +701,7 @@ def _sessions(client: Any, args: argparse.Namespace, printer: _Printer, stdin: T
                 _part(agent),
                 _part(agent.os if agent else None),
                 _part(agent.device if agent else None),
+                *((session.token,) if printer.show_token else ()),
             )
         )
         documents.append({**printer.session(session), "current": is_current})

@@ -28,14 +28,13 @@ __all__ = ["build_parser", "main"]
 
 def _add_emulator(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # The options import without the emulator extra (ua-parser); run() says when it is missing.
-    from .emulator.command import add_arguments, run
+    from .emulator.command import DESCRIPTION, EPILOG, add_arguments, run
 
     parser = subparsers.add_parser(
         "emulator",
-        help="run a local Agnost-compatible auth server",
-        description="Run a local Agnost-compatible auth server for tests, demos and CI.\n"
-        "Needs the emulator extra: pip install 'agnost[emulator]'.",
-        epilog=EXIT_CODES_HELP,
+        help="run a local Agnost-compatible auth server (or read a running one)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)

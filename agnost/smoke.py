@@ -2,8 +2,10 @@
 
 :func:`run_smoke` signs up a throwaway user (or signs in a given one), opens a second
 session, lists sessions, reads the user from the database, checks that an app endpoint
-receives the session, signs out all but the current session, checks that the other session
-is now refused, exchanges an access token when the environment gives one, and signs out.
+receives the session, signs out the second session (or, when asked, all but the current
+one), checks that the other session is now refused, exchanges an access token when the
+environment gives one, and signs out. Only the sessions it opened are signed out unless
+asked: a smoke run against a real account leaves the people using it signed in.
 Each step is checked, not just called: a step passes only when the answer is what the
 protocol promises.
 
@@ -67,6 +69,7 @@ def run_smoke(
     access_token: str | None = None,
     endpoint: str | None = None,
     enforce_session: Callable[[bool], None] | None = None,
+    sign_out_others: bool = False,
     on_step: Callable[[SmokeStep], None] = lambda step: None,
 ) -> list[SmokeStep]:
     """Run the lifecycle against ``env_url`` and return its steps, stopping at the first failure.
@@ -76,17 +79,23 @@ def run_smoke(
     fake OAuth provider supplies one, and other environments skip the step.
 
     The app-endpoint step needs an agnost emulator, which ``enforce_session`` turns session
-    enforcement on and off for (``lambda on: emulator.configure(enforceSession=on)``): its
+    enforcement on and off for (``lambda on: emulator.configure(enforce_session=on)``): its
     echo of ``endpoint`` (default :data:`ECHO_PATH`) must name the signed-in user, and with
     enforcement on, a call without a session must be refused while the signed-in client's
     goes through and keeps its session. Without it, the step GETs ``endpoint`` with the
     session and needs a 2xx (and, if the answer is an emulator's echo, that it names the
-    user); with neither, it is skipped. ``on_step`` is called as each step ends (to print
-    progress). Sessions live in memory only: the stored
-    session of this machine is never touched.
+    user); with neither, it is skipped.
+
+    The run signs out only the sessions it opened (the second one by its token), so a smoke
+    test against a real account leaves the sessions of the people using it alone;
+    ``sign_out_others`` tests ``sign_out_all_except_current`` instead, which signs out every
+    other session of the user. ``on_step`` is called as each step ends (to print progress).
+    Sessions live in memory only: the stored session of this machine is never touched.
     """
     run = _Run(env_url, client_key, api_key, flavour, on_step)
-    return asyncio.run(run.lifecycle(email, password, access_token, endpoint, enforce_session))
+    return asyncio.run(
+        run.lifecycle(email, password, access_token, endpoint, enforce_session, sign_out_others)
+    )
 
 
 class _Run:
@@ -145,6 +154,7 @@ class _Run:
         access_token: str | None,
         endpoint: str | None,
         enforce_session: Callable[[bool], None] | None,
+        sign_out_others: bool,
     ) -> list[SmokeStep]:
         first, second = self.client(), self.client()
         if email is None or password is None:
@@ -162,7 +172,11 @@ class _Run:
                 "an app endpoint receives the session",
                 partial(self._endpoint, first, endpoint, enforce_session),
             ),
-            ("sign out all but the current session", partial(self._others, first)),
+            (
+                ("sign out all but the current session", partial(self._others, first))
+                if sign_out_others
+                else ("sign out the second session", partial(self._second_out, first))
+            ),
             ("the other session is refused", partial(self._refused, second)),
             ("exchange an access token", partial(self._grant, access_token)),
             ("sign out", partial(self._sign_out, first)),
@@ -264,6 +278,15 @@ class _Run:
         sessions = await _call(client.auth.get_all_sessions)
         _check(len(sessions) == 1, f"exactly 1 session left, got {len(sessions)}")
         return "1 session left"
+
+    async def _second_out(self, client: Any) -> str:
+        token = self.state["second"].session.token
+        await _call(client.auth.sign_out, token)
+        sessions = await _call(client.auth.get_all_sessions)
+        _check(all(s.token != token for s in sessions), "the second session no longer listed")
+        current = await _call(client.auth.get_session)
+        _check(current is not None, "the first client to keep its session")
+        return f"{len(sessions)} sessions left"
 
     async def _refused(self, client: Any) -> str:
         try:

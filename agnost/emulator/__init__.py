@@ -2,7 +2,7 @@
 
 Pure Python on ``aiohttp.web`` with SQLite as its store; the official JavaScript client
 (``altogic@2.3.9``) and both agnost flavours run against it unchanged. Needs the ``emulator``
-extra (``pip install 'agnost[emulator]'``, for ``ua-parser``).
+extra (``pip install 'agnost-auth[emulator]'``, for ``ua-parser``).
 
 Start it from the shell with ``agnost emulator`` (``--help`` lists the options), or in-process::
 
@@ -94,7 +94,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .config import ConfigError, EmulatorConfig
+from .config import ConfigError, EmulatorConfig, EmulatorSettings
 
 if TYPE_CHECKING:
     from .app import create_app
@@ -102,14 +102,20 @@ if TYPE_CHECKING:
     from .server import Emulator, OutboxMessage
 
 __all__ = [
+    "INSTALL_EXTRA",
     "ConfigError",
     "Emulator",
     "EmulatorConfig",
+    "EmulatorSettings",
     "EndpointReply",
     "EndpointRequest",
     "OutboxMessage",
     "create_app",
 ]
+
+#: What installs the emulator's one extra dependency (ua-parser). The distribution is
+#: ``agnost-auth``: ``agnost`` on PyPI is an unrelated project.
+INSTALL_EXTRA = "pip install 'agnost-auth[emulator]'"
 
 # Imported on first use: these need ua-parser (the ``emulator`` extra), and the command line
 # imports this package to register ``agnost emulator`` whether the extra is installed or not.

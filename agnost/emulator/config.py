@@ -10,8 +10,8 @@ clients configured with it keep working after a restart).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypedDict
 
 import attrs
 
@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_HASH_COST",
     "DEFAULT_SESSION_LIFETIME",
     "EmulatorConfig",
+    "EmulatorSettings",
     "MAX_HASH_COST",
     "MIN_HASH_COST",
     "RANGES",
@@ -245,6 +246,27 @@ class EmulatorConfig:
         for name, value in checked.items():
             setattr(self, name, value)
 
+    def apply(self, settings: Mapping[str, object], caller: str = "configure") -> None:
+        """Apply a partial update given by Python names (``email_confirmation``), as
+        :class:`EmulatorSettings` types them; all or nothing.
+
+        An unknown name is a TypeError, as an unexpected keyword argument is (a wire name
+        says which Python name to use); a bad value a :class:`ConfigError` naming the
+        setting by its Python name.
+        """
+        changes: dict[str, object] = {}
+        for name, value in settings.items():
+            key = _WIRE_NAMES.get(name)
+            if key is None:
+                known = _SETTINGS.get(name)
+                hint = f" (settings are snake_case here: {known[0]})" if known else ""
+                raise TypeError(f"{caller}() got an unexpected keyword argument {name!r}{hint}")
+            changes[key] = value
+        try:
+            self.update(changes)
+        except ConfigError as exc:
+            raise ConfigError(_SETTINGS[exc.field][0], exc.reason) from None
+
     def enforces_session(self, client_key: str | None) -> bool:
         """Whether app endpoints called with ``client_key`` need a valid session."""
         return self.enforce_session or client_key in self.enforce_session_keys
@@ -269,3 +291,29 @@ _SETTINGS: dict[str, tuple[str, Callable[[object], Any]]] = {
     "enforceSession": ("enforce_session", lambda v: _check_bool("enforceSession", v)),
     "enforceSessionKeys": ("enforce_session_keys", _check_enforced_keys),
 }
+
+#: Attribute (Python name) -> wire name.
+_WIRE_NAMES = {name: key for key, (name, _) in _SETTINGS.items()}
+
+
+class EmulatorSettings(TypedDict, total=False):
+    """The settings by their Python names, as ``Emulator(...)`` and ``Emulator.configure(...)``
+    take them (``PATCH /_emulator/config`` takes the same in camelCase: ``emailConfirmation``).
+    See :class:`EmulatorConfig` for what each means and :data:`RANGES` for the bounds."""
+
+    client_keys: Sequence[str]
+    email_confirmation: bool
+    session_lifetime: float
+    access_token_lifetime: float
+    hash_cost: int
+    redirect_url: str | None
+    cors_origins: Sequence[str]
+    allowed_hosts: Sequence[str]
+    header_timeout: float
+    body_timeout: float
+    idle_timeout: float
+    max_connections: int
+    max_sessions_per_user: int
+    max_outbox_messages: int
+    enforce_session: bool
+    enforce_session_keys: Sequence[str]

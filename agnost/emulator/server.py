@@ -12,20 +12,24 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 from aiohttp import web
 
+from . import admin
 from .app import SERVER_LOGGER, AccessLogger, create_app
-from .config import EmulatorConfig
+from .config import EmulatorConfig, EmulatorSettings
 from .connections import AcceptErrorLog, ConnectionFactory
 from .db import Database
 from .endpoints import EndpointHandler, EndpointRegistry
 from .origins import base_url_for, is_loopback
 from .state import STATE, EmulatorState
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Emulator", "OutboxMessage", "base_url_for", "is_loopback", "serve_forever"]
 
@@ -87,14 +91,23 @@ async def serve_forever(
     port: int = 0,
     on_ready: Callable[[str], None] = lambda url: None,
     keep_generated_key: bool = False,
+    seed: Sequence[admin.SeedUser] = (),
 ) -> None:
     """Serve until cancelled (Ctrl-C) or sent SIGTERM; ``on_ready`` gets the base URL.
 
     A database that cannot be used raises :class:`~agnost.emulator.db.StorageError`, an
-    address that cannot be bound :class:`OSError`. ``keep_generated_key``: see
-    :func:`~agnost.emulator.app.create_app`.
+    address that cannot be bound :class:`OSError`, a ``seed`` (from
+    :func:`~agnost.emulator.admin.parse_seed`) whose users clash with each other or with
+    stored ones :class:`~agnost.emulator.admin.SeedError`; the seed is stored before the
+    port opens. ``keep_generated_key``: see :func:`~agnost.emulator.app.create_app`.
     """
     app = create_app(config, database, keep_generated_key=keep_generated_key)
+    try:
+        if seed:
+            await app[STATE].db.run(admin.seed, seed, app[STATE].clock())
+    except BaseException:
+        app[STATE].db.close()
+        raise
     serving = await _start(app, host, port)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -146,7 +159,8 @@ class OutboxMessage:
 class Emulator:
     """An emulator served from a background thread: ``with Emulator() as emu: ...``.
 
-    Keyword arguments are the settings of :class:`EmulatorConfig` (``client_keys``,
+    Keyword arguments are the settings (:class:`~agnost.emulator.EmulatorSettings`, by their
+    snake_case names, the same as :meth:`configure` takes: ``client_keys``,
     ``email_confirmation``, ``session_lifetime``, ``access_token_lifetime``, ``hash_cost``,
     ``redirect_url``, ``cors_origins``, ``allowed_hosts``, ``header_timeout``,
     ``body_timeout``, ``idle_timeout``, ``max_connections``, ``max_sessions_per_user``,
@@ -175,12 +189,13 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         database: str = ":memory:",
-        **settings: Any,
+        **settings: Unpack[EmulatorSettings],
     ) -> None:
         self.host = host
         self.port = port
         self.database = database
-        self._config = EmulatorConfig(**settings)
+        self._config = EmulatorConfig()
+        self._config.apply(settings, "Emulator")
         self._keep_generated_key = "client_keys" not in settings
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -274,10 +289,12 @@ class Emulator:
         """A copy of the current settings, as ``GET /_emulator/config`` shows them."""
         return self._on_loop(self._read_config())
 
-    def configure(self, **changes: Any) -> None:
-        """Change settings, by their wire names: ``configure(emailConfirmation=True)``.
+    def configure(self, **changes: Unpack[EmulatorSettings]) -> None:
+        """Change settings, by the names ``Emulator(...)`` takes:
+        ``configure(email_confirmation=True)``; all or nothing.
 
-        Raises ``agnost.emulator.ConfigError`` (a ValueError) for a bad value.
+        Raises ``agnost.emulator.ConfigError`` (a ValueError) for a bad value, TypeError for
+        a name that is not a setting.
         """
         self._on_loop(self._update_config(changes))
 
@@ -326,7 +343,7 @@ class Emulator:
         return self._config.to_wire()
 
     async def _update_config(self, changes: Mapping[str, object]) -> None:
-        self._config.update(changes)
+        self._config.apply(changes)
 
     def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._loop is None:

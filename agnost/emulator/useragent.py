@@ -14,9 +14,9 @@ from typing import Any
 try:
     import ua_parser
 except ImportError as exc:  # pragma: no cover - depends on how agnost was installed
-    raise ImportError(
-        "the agnost emulator needs ua-parser: pip install 'agnost[emulator]'"
-    ) from exc
+    from . import INSTALL_EXTRA
+
+    raise ImportError(f"the agnost emulator needs ua-parser: {INSTALL_EXTRA}") from exc
 
 __all__ = ["user_agent_json"]
 

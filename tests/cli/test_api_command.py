@@ -187,7 +187,7 @@ def test_pretty_json_on_a_terminal(agnost_emulator: Emulator, token: str, data_d
 def test_refused_for_want_of_a_session_is_exit_6_and_clears_it(
     cli: Run, agnost_emulator: Emulator, data_dir: Path, monkeypatch: Any
 ) -> None:
-    agnost_emulator.configure(enforceSession=True)
+    agnost_emulator.configure(enforce_session=True)
     missing = cli("api", "GET", "/orders", "--json")
     assert missing.returncode == 6
     error = json.loads(missing.stdout)["error"]

@@ -140,7 +140,7 @@ def test_the_endpoint_step_checks_the_echo_and_the_enforcement(flavour: Any) -> 
         url, key = emulator.base_url, emulator.client_key
 
         def enforce(on: bool) -> None:
-            emulator.configure(enforceSession=on)
+            emulator.configure(enforce_session=on)
 
         steps = smoke.run_smoke(url, key, flavour=flavour, enforce_session=enforce)
         assert all(step.ok and not step.skipped for step in steps)

@@ -108,7 +108,7 @@ def test_http_session_of_the_wrong_type_is_refused(flavour: Flavour) -> None:
 def test_no_library_log_shows_the_access_token(
     flavour: Flavour, agnost_emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    agnost_emulator.configure(emailConfirmation=True)
+    agnost_emulator.configure(email_confirmation=True)
     client = flavour.make(agnost_emulator.base_url, agnost_emulator.client_key)
     flavour.call(client, "sign_up_with_email", "logs@example.com", "secret-pass")
     [message] = agnost_emulator.outbox(recipient="logs@example.com")

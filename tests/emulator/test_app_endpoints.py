@@ -227,7 +227,7 @@ def test_enforcement_refuses_calls_without_a_valid_session() -> None:
         assert head.status_code == 401 and head.content == b""
         assert call(api, "GET", "/orders", token=token).json()["user"]["_id"] == user["_id"]
         # An expired session is an invalid one.
-        emulator.configure(sessionLifetime=0)
+        emulator.configure(session_lifetime=0)
         expired = call(api, "GET", "/orders", token=token)
         assert expired.status_code == 401 and error_code(expired) == "invalid_session_token"
 
@@ -256,7 +256,7 @@ def test_enforcement_per_client_key_and_over_http() -> None:
         )
         assert patched.status_code == 200 and patched.json()["enforceSession"] is True
         assert (code_for("open"), code_for("strict")) == (401, 401)
-        emu.configure(enforceSession=False)
+        emu.configure(enforce_session=False)
         assert (code_for("open"), code_for("strict")) == (200, 200)
 
 
@@ -284,8 +284,8 @@ def test_enforcement_settings_are_bounded(api: Api, changes: dict[str, Any]) -> 
 def test_a_client_key_that_is_enforced_cannot_be_dropped_alone() -> None:
     with Emulator(hash_cost=4, client_keys=["a", "b"], enforce_session_keys=["b"]) as emulator:
         with pytest.raises(ConfigError, match="clientKeys"):
-            emulator.configure(clientKeys=["a"])
-        emulator.configure(clientKeys=["a"], enforceSessionKeys=[])  # both at once is fine
+            emulator.configure(client_keys=["a"])
+        emulator.configure(client_keys=["a"], enforce_session_keys=[])  # both at once is fine
     with pytest.raises(ConfigError, match="enforceSessionKeys"):
         Emulator(enforce_session_keys=["unknown"])  # a generated key cannot be named
 

@@ -251,9 +251,9 @@ def test_without_the_emulator_extra_it_says_what_to_install(tmp_path: Path) -> N
     ):
         done = agnost(*arguments, pythonpath=pythonpath)
         assert done.returncode == 2, (arguments, done.stderr)
-        assert "pip install 'agnost[emulator]'" in done.stderr
+        assert "pip install 'agnost-auth[emulator]'" in done.stderr
         assert "Traceback" not in done.stderr
     helped = agnost("emulator", "--help", pythonpath=pythonpath)
     assert helped.returncode == 0 and "--client-key" in helped.stdout
-    assert "agnost[emulator]" in helped.stdout
+    assert "agnost-auth[emulator]" in helped.stdout
     assert agnost("--help", pythonpath=pythonpath).returncode == 0

@@ -60,7 +60,7 @@ def test_the_flow_through_agnost(agnost_emulator: Emulator) -> None:
         with pytest.raises(agnost.MissingSessionTokenError):
             second.auth.get_all_sessions()
 
-    agnost_emulator.configure(emailConfirmation=True)
+    agnost_emulator.configure(email_confirmation=True)
     with client(agnost_emulator) as third:
         pending = third.auth.sign_up_with_email("bo@example.com", PASSWORD, "Bo")
         assert pending.session is None and third.auth.get_session() is None
@@ -101,7 +101,7 @@ async def test_the_flow_through_agnost_async(agnost_emulator: Emulator) -> None:
         await second.auth.sign_out()
         assert await second.auth.get_session() is None
 
-    agnost_emulator.configure(emailConfirmation=True)
+    agnost_emulator.configure(email_confirmation=True)
     async with async_client(agnost_emulator) as third:
         pending = await third.auth.sign_up_with_email("bo@example.com", PASSWORD)
         assert pending.session is None

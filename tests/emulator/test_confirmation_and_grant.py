@@ -13,7 +13,7 @@ from .conftest import PASSWORD, Api, error_code
 
 @pytest.fixture
 def confirming(api: Api) -> Api:
-    api.emulator.configure(emailConfirmation=True, redirectUrl="https://app.example/auth?x=1")
+    api.emulator.configure(email_confirmation=True, redirect_url="https://app.example/auth?x=1")
     return api
 
 
@@ -73,7 +73,7 @@ def test_grant_without_a_key_is_400_and_with_a_bad_one_403(api: Api) -> None:
 
 
 def test_an_expired_access_token_is_refused(confirming: Api) -> None:
-    confirming.emulator.configure(accessTokenLifetime=0)
+    confirming.emulator.configure(access_token_lifetime=0)
     confirming.sign_up()
     [message] = confirming.emulator.outbox()
     answer = confirming.get("/grant", params={"key": message.access_token})
@@ -82,7 +82,7 @@ def test_an_expired_access_token_is_refused(confirming: Api) -> None:
 
 def test_turning_confirmation_on_gates_existing_unverified_users(api: Api) -> None:
     api.sign_up()
-    api.emulator.configure(emailConfirmation=True)
+    api.emulator.configure(email_confirmation=True)
     answer = api.post("/signin-email", {"email": "ada@example.com", "password": PASSWORD})
     assert error_code(answer) == "email_not_verified"
 
@@ -94,7 +94,7 @@ def test_phone_sign_up_needs_no_confirmation(confirming: Api) -> None:
 
 
 def test_default_link_lands_on_the_emulators_redirect_page(agnost_emulator: Emulator) -> None:
-    agnost_emulator.configure(emailConfirmation=True)
+    agnost_emulator.configure(email_confirmation=True)
     api = Api(agnost_emulator)
     api.sign_up()
     [message] = agnost_emulator.outbox()

@@ -74,7 +74,7 @@ def test_pages_on_other_origins_may_not_call_the_api(api: Api, origin: str) -> N
 
 @pytest.mark.parametrize("origin", [EVIL, "http://localhost:3000", "http://127.0.0.1:9"])
 def test_no_browser_page_may_call_the_emulator_endpoints(api: Api, origin: str) -> None:
-    api.emulator.configure(emailConfirmation=True, corsOrigins=[EVIL])
+    api.emulator.configure(email_confirmation=True, cors_origins=[EVIL])
     api.sign_up()
     headers = {"Origin": origin}
 
@@ -101,7 +101,7 @@ def test_no_browser_page_may_call_the_emulator_endpoints(api: Api, origin: str) 
 def test_configured_origins_may_call_the_api(api: Api) -> None:
     assert preflight(api, "/signin-email", "https://app.example:8443").status_code == 403
 
-    api.emulator.configure(corsOrigins=["HTTPS://App.Example:8443/", "http://app.test"])
+    api.emulator.configure(cors_origins=["HTTPS://App.Example:8443/", "http://app.test"])
 
     assert api.emulator.config["corsOrigins"] == ["https://app.example:8443", "http://app.test"]
     for origin in ("https://app.example:8443", "http://app.test"):

@@ -11,7 +11,7 @@ def test_index_lists_the_endpoints(api: Api) -> None:
 
 
 def test_outbox_lists_and_filters_and_empties(api: Api) -> None:
-    api.emulator.configure(emailConfirmation=True)
+    api.emulator.configure(email_confirmation=True)
     for email in ("ada@example.com", "bo@example.com", "Ada+2@example.com"):
         api.sign_up(email)
 
@@ -34,10 +34,10 @@ def test_outbox_lists_and_filters_and_empties(api: Api) -> None:
 
 
 def test_reset_deletes_all_data_but_keeps_settings(api: Api) -> None:
-    api.emulator.configure(emailConfirmation=True)
+    api.emulator.configure(email_confirmation=True)
     api.sign_up()
     [message] = api.emulator.outbox()
-    api.emulator.configure(emailConfirmation=False)
+    api.emulator.configure(email_confirmation=False)
     token = api.sign_up("bo@example.com")["session"]["token"]
 
     assert api.post("/_emulator/reset").status_code == 200

@@ -57,12 +57,12 @@ def test_listed_hosts_may() -> None:
             ("corp.test.attacker.example", 403),
         ]:
             assert api.get("/_emulator/config", headers={"Host": host}).status_code == status, host
-        api.emulator.configure(allowedHosts=[])
+        api.emulator.configure(allowed_hosts=[])
         assert api.get("/_emulator/config", headers={"Host": "emulator.lan"}).status_code == 403
 
 
 def test_links_never_point_at_a_foreign_host(api: Api) -> None:
-    api.emulator.configure(emailConfirmation=True)
+    api.emulator.configure(email_confirmation=True)
     api.post(
         "/signup-email",
         {"email": "ada@example.com", "password": PASSWORD},

@@ -205,7 +205,7 @@ def test_an_unexpected_fault_is_a_500_with_one_sanitised_log_line(
 
 
 def test_head_on_grant_does_not_use_up_the_access_token(api: Api) -> None:
-    api.emulator.configure(emailConfirmation=True)
+    api.emulator.configure(email_confirmation=True)
     api.sign_up()
     [message] = api.emulator.outbox()
 

@@ -25,7 +25,7 @@ def test_after_a_failed_start_it_says_it_is_not_running_and_can_start_again() ->
             warnings.simplefilter("error")  # no "coroutine was never awaited" either
             for use in (
                 lambda: emulator.config,
-                lambda: emulator.configure(emailConfirmation=True),
+                lambda: emulator.configure(email_confirmation=True),
                 emulator.outbox,
                 emulator.clear_outbox,
                 emulator.reset,

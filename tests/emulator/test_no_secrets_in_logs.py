@@ -30,7 +30,7 @@ def exercise(api: Api) -> list[str]:
     api.post("/signout", {"token": first}, token=second)
     api.get("/grant", params={"key": CANARY_TOKEN})
 
-    emulator.configure(emailConfirmation=True)
+    emulator.configure(email_confirmation=True)
     api.sign_up("bo@example.com", password=CANARY_PASSWORD)
     [message] = emulator.outbox()
     secrets.append(message.access_token or "")

@@ -24,7 +24,7 @@ def _access_token(api: Api, provider: str, **params: str) -> str:
 
 @pytest.fixture(autouse=True)
 def _redirect(api: Api) -> None:
-    api.emulator.configure(redirectUrl="https://app.example/done")
+    api.emulator.configure(redirect_url="https://app.example/done")
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

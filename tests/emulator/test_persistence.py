@@ -22,7 +22,7 @@ def test_users_sessions_and_outbox_survive_a_restart(tmp_path: Path) -> None:
     with Emulator(database=database, hash_cost=4, client_keys=("k",)) as first:
         api = Api(first)
         token = api.sign_up(nameOrUserData={"name": "Ada", "team": "engines"})["session"]["token"]
-        first.configure(emailConfirmation=True)
+        first.configure(email_confirmation=True)
         api.sign_up("bo@example.com")
 
     with Emulator(database=database, hash_cost=4, client_keys=("k",)) as second:

@@ -25,7 +25,7 @@ def test_an_unknown_client_key_is_401(api: Api) -> None:
 
 
 def test_any_configured_client_key_is_accepted(api: Api) -> None:
-    api.emulator.configure(clientKeys=["key-one", "key-two"])
+    api.emulator.configure(client_keys=["key-one", "key-two"])
     for key in ("key-one", "key-two"):
         answer = api.get("/sessions", headers={"X-Client-Key": key})
         assert error_code(answer) == "missing_session_token"  # past the key check

@@ -20,7 +20,7 @@ import agnost
 
 
 def test_sign_up_and_confirm(agnost_emulator):
-    agnost_emulator.configure(emailConfirmation=True)
+    agnost_emulator.configure(email_confirmation=True)
     client = agnost.create_client(
         agnost_emulator.base_url, agnost_emulator.client_key, storage=agnost.MemoryStore()
     )

@@ -50,13 +50,13 @@ def test_an_unusable_redirect_url_is_refused_and_nothing_changes(api: Api, url: 
 
 @pytest.mark.parametrize("url", REFUSED[:4])
 def test_an_unusable_redirect_url_is_refused_at_construction(url: str) -> None:
-    with pytest.raises(ConfigError, match="redirectUrl"):
+    with pytest.raises(ConfigError, match="redirect_url"):
         Emulator(redirect_url=url)
 
 
 @pytest.mark.parametrize("url", ACCEPTED)
 def test_a_usable_redirect_url_is_used_in_the_oauth_redirect(api: Api, url: str) -> None:
-    api.emulator.configure(redirectUrl=url)
+    api.emulator.configure(redirect_url=url)
 
     answer = api.get("/_auth/github?email=ada@example.com")
 

@@ -157,10 +157,10 @@ def test_lowering_the_session_lifetime_expires_sessions(
     assert api.get("/user", token=token).status_code == 200
 
     # Lifetimes apply when a session is used, so 0 expires it now, without waiting.
-    agnost_emulator.configure(sessionLifetime=0)
+    agnost_emulator.configure(session_lifetime=0)
 
     answer = api.get("/user", token=token)
     assert (answer.status_code, error_code(answer)) == (401, "invalid_session_token")
-    agnost_emulator.configure(sessionLifetime=3600)
+    agnost_emulator.configure(session_lifetime=3600)
     # Expired sessions were deleted, not merely hidden.
     assert error_code(api.get("/user", token=token)) == "invalid_session_token"

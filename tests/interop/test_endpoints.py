@@ -177,7 +177,7 @@ def test_enforcement_refuses_all_three_alike_and_each_drops_the_refused_session(
     with agnost.create_client(base_url, key, storage=agnost.MemoryStore()) as client:
         session = client.auth.sign_up_with_email("ada@example.com", PASSWORD).session
         assert session is not None
-        agnost_emulator.configure(enforceSession=True)
+        agnost_emulator.configure(enforce_session=True)
         # The signed-in client still gets the echo; the auth API still needs no session.
         assert client.endpoint.get("/orders")["user"]["_id"] == session.user_id
         client.auth.sign_out()  # the token is now one the server refuses
