@@ -51,7 +51,7 @@ def test_unknown_email_hashes_like_a_wrong_password_whatever_the_cost(
     api: Api, kdf_costs: Recorder, configured: int
 ) -> None:
     api.sign_up("ada@example.com")  # stored at the plugin's cost, 4
-    api.emulator.configure(hashCost=configured)
+    api.emulator.configure(hash_cost=configured)
     kdf_costs()
 
     refused(api, "/signin-email", {"email": "ada@example.com", "password": "wrong password"})
@@ -69,7 +69,7 @@ def test_unknown_phone_and_passwordless_accounts_hash_like_real_ones(
     assert api.post("/signup-phone", {"phone": "+15555550100", "password": "secret1"}).ok
     # An OAuth user has an email and no password.
     api.http.get(f"{api.base_url}/_auth/github?email=oauth@example.com", timeout=10)
-    api.emulator.configure(hashCost=6)
+    api.emulator.configure(hash_cost=6)
     kdf_costs()
 
     refused(api, "/signin-phone", {"phone": "+15555550100", "password": "wrong password"})
@@ -79,22 +79,22 @@ def test_unknown_phone_and_passwordless_accounts_hash_like_real_ones(
     assert kdf_costs() == [4, 4, 4]
 
 
-def test_the_dummy_cost_is_the_one_most_stored_hashes_have(api: Api, kdf_costs: Recorder) -> None:
+def test_the_dummy_cost_is_the_highest_stored_one(api: Api, kdf_costs: Recorder) -> None:
     api.sign_up("ada@example.com")
     api.sign_up("bo@example.com")
-    api.emulator.configure(hashCost=5)
+    api.emulator.configure(hash_cost=5)
     api.sign_up("cy@example.com")
     kdf_costs()
 
     refused(api, "/signin-email", {"email": "nobody@example.com", "password": "wrong password"})
 
-    assert kdf_costs() == [4]  # two hashes at 4, one at 5
+    assert kdf_costs() == [5]  # two hashes at 4, one at 5: the costliest one sets the pace
 
 
 def test_with_no_stored_hashes_the_dummy_uses_the_configured_cost(
     api: Api, kdf_costs: Recorder
 ) -> None:
-    api.emulator.configure(hashCost=3)
+    api.emulator.configure(hash_cost=3)
 
     refused(api, "/signin-email", {"email": "nobody@example.com", "password": "wrong password"})
 
@@ -103,7 +103,7 @@ def test_with_no_stored_hashes_the_dummy_uses_the_configured_cost(
 
 def test_a_sign_in_remakes_the_hash_at_the_configured_cost(api: Api, kdf_costs: Recorder) -> None:
     api.sign_up("ada@example.com")
-    api.emulator.configure(hashCost=5)
+    api.emulator.configure(hash_cost=5)
     kdf_costs()
 
     api.sign_in("ada@example.com")
