@@ -12,7 +12,8 @@ from .http import Request
 
 __all__ = ["MAX_HEADERS", "MAX_LINE", "BodyBuffer", "describe", "redact_queries", "too_large"]
 
-#: The longest line of an answer's head both flavours accept (aiohttp's default limit).
+#: aiohttp's default limit, applied by both flavours: the longest reason phrase, and the longest
+#: header name plus value (leading spaces of the value not counted), of an answer's head.
 MAX_LINE = 8190
 #: The most header lines both flavours accept (http.client refuses a 100th).
 MAX_HEADERS = 99
