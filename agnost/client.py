@@ -116,5 +116,9 @@ def create_client(
     ``requests.Session`` to use instead of a new one (the caller closes it). The other
     options are those of :class:`agnost.ClientOptions`: ``api_key``, ``storage``,
     ``sign_in_redirect``, ``timeout`` and ``max_response_bytes``.
+
+    A session made here honours ``HTTP_PROXY``, ``HTTPS_PROXY`` and ``NO_PROXY``, as the
+    async client's does; given one, agnost mounts its deadline adapter for ``env_url`` only
+    in place of a plain ``HTTPAdapter`` (an adapter of another type is left as it is).
     """
     return Client(env_url, client_key, http_session=http_session, **options)

@@ -148,6 +148,8 @@ def create_client(
 
     Takes the options of :func:`agnost.create_client` (:class:`agnost.ClientOptions`);
     ``sign_in_redirect`` may also be a coroutine function, and ``http_session`` is an
-    ``aiohttp.ClientSession`` (the caller closes it).
+    ``aiohttp.ClientSession`` (the caller closes it). A session made here takes its proxy
+    from ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``NO_PROXY`` (read by agnost, so ``~/.netrc`` is
+    never consulted), as the blocking client does; one of the caller's keeps its own settings.
     """
     return AsyncClient(env_url, client_key, http_session=http_session, **options)
