@@ -21,7 +21,6 @@ import re
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -34,6 +33,7 @@ import agnost
 import agnost_async
 from agnost._core.http import Response
 from tests import samples
+from tests.benchmarks._canned import canned_json_server
 
 ROUNDS = 25
 CALLS = 100  # per variant per round
@@ -55,49 +55,11 @@ def _session(i: int) -> dict[str, Any]:
 
 SESSIONS = [_session(i) for i in range(3)]
 
-# An aiohttp.web server answering the sessions path with a fixed JSON array, keep-alive on.
-SERVER = textwrap.dedent(
-    """
-    import json, sys
-    from aiohttp import web
-
-    BODY = json.dumps({sessions!r}).encode()
-
-    async def sessions(request):
-        if request.headers.get("Session") is None:
-            errors = {{"errors": [{{"code": "missing_session_token"}}]}}
-            return web.json_response(errors, status=401)
-        return web.Response(body=BODY, content_type="application/json")
-
-    async def main():
-        app = web.Application()
-        app.router.add_get({path!r}, sessions)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        print(site._server.sockets[0].getsockname()[1], flush=True)
-        import asyncio
-        await asyncio.Event().wait()
-
-    import asyncio
-    asyncio.run(main())
-    """
-).format(sessions=SESSIONS, path=PATH)
-
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True, bufsize=1
-    )
-    try:
-        assert process.stdout is not None
-        port = int(process.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
+    with canned_json_server(PATH, SESSIONS) as url:
+        yield url
 
 
 def _store() -> agnost.MemoryStore:

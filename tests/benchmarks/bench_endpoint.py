@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import subprocess
-import sys
-import textwrap
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -26,6 +23,7 @@ import requests
 import agnost
 import agnost_async
 from tests import samples
+from tests.benchmarks._canned import canned_json_server
 
 ROUNDS = 25
 CALLS = 100  # per variant per round
@@ -36,46 +34,11 @@ PATH = "/orders/7"
 QUERY = {"expand": "items", "v": 2}
 ORDER = {"_id": "7", "status": "paid", "total": 12.5, "items": [{"sku": "a-1", "n": 2}]}
 
-# An aiohttp.web server answering the order with a fixed JSON object, keep-alive on.
-SERVER = textwrap.dedent(
-    """
-    import asyncio, json
-    from aiohttp import web
-
-    BODY = json.dumps({order!r}).encode()
-
-    async def order(request):
-        if request.headers.get("Session") is None:
-            errors = {{"errors": [{{"code": "missing_session_token"}}]}}
-            return web.json_response(errors, status=401)
-        return web.Response(body=BODY, content_type="application/json")
-
-    async def main():
-        app = web.Application()
-        app.router.add_get({path!r}, order)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        print(site._server.sockets[0].getsockname()[1], flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(main())
-    """
-).format(order=ORDER, path=PREFIX + PATH)
-
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True, bufsize=1
-    )
-    try:
-        assert process.stdout is not None
-        yield f"http://127.0.0.1:{int(process.stdout.readline())}"
-    finally:
-        process.terminate()
-        process.wait(10)
+    with canned_json_server(PREFIX + PATH, ORDER) as url:
+        yield url
 
 
 def _store() -> agnost.MemoryStore:

@@ -23,7 +23,13 @@ from agnost._base import DEFAULT_MAX_RESPONSE_BYTES
 from agnost._core.http import Response
 from agnost._core.operations import BY_NAME, handle
 from tests import samples
-from tests.clients._support import CLIENT_KEY, RecordingServer, Reply, signed_in_store
+from tests.clients._support import (
+    CLIENT_KEY,
+    RecordingServer,
+    Reply,
+    loop_held_up,
+    signed_in_store,
+)
 
 CAP = DEFAULT_MAX_RESPONSE_BYTES
 ROUNDS = 5
@@ -65,26 +71,12 @@ def _core_time(status: int, body: bytes) -> float:
 async def _loop_stall(url: str) -> tuple[float, float]:
     """The longest wait of a 1 ms sleep while one call runs, and the call's time."""
     client = agnost_async.create_client(url, CLIENT_KEY, storage=signed_in_store())
-    worst = 0.0
-    done = False
-
-    async def probe() -> None:
-        nonlocal worst
-        while not done:
-            start = time.perf_counter()
-            await asyncio.sleep(0.001)
-            worst = max(worst, time.perf_counter() - start - 0.001)
-
     try:
-        task = asyncio.ensure_future(probe())
-        start = time.perf_counter()
-        with contextlib.suppress(agnost.AgnostError):
-            await client.auth.get_all_sessions()
-        elapsed = time.perf_counter() - start
-        done = True
-        await task
+        error, worst, elapsed = await loop_held_up(client.auth.get_all_sessions(), tick=0.001)
     finally:
         await client.aclose()
+    if error is not None and not isinstance(error, agnost.AgnostError):
+        raise error
     return worst, elapsed
 
 

@@ -18,38 +18,15 @@ import pytest
 
 import agnost
 from agnost.emulator import Emulator, EndpointReply, EndpointRequest
+from tests.cli._support import PASSWORD, cli_runner, emulator_env
 
-PASSWORD = "correct horse battery"
 Run = Callable[..., subprocess.CompletedProcess[bytes]]
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
 
 
 @pytest.fixture
 def cli(agnost_emulator: Emulator, data_dir: Path) -> Run:
     """Run ``python -m agnost ...`` against the test's emulator; output as bytes."""
-
-    def run(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> Any:
-        child_env = {
-            **os.environ,
-            "AGNOST_ENV_URL": agnost_emulator.base_url,
-            "AGNOST_CLIENT_KEY": agnost_emulator.client_key,
-            "AGNOST_DATA_DIR": str(data_dir),
-            **(env or {}),
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "agnost", *args],
-            input=stdin,
-            capture_output=True,
-            env=child_env,
-            timeout=60,
-            check=False,
-        )
-
-    return run
+    return cli_runner(agnost_emulator, data_dir, text=False)
 
 
 def stored_client(agnost_emulator: Emulator, data_dir: Path, monkeypatch: Any) -> agnost.Client:
@@ -152,13 +129,7 @@ def test_raw_prints_the_exact_bytes(cli: Run, agnost_emulator: Emulator, token: 
 
 def test_pretty_json_on_a_terminal(agnost_emulator: Emulator, token: str, data_dir: Path) -> None:
     agnost_emulator.add_endpoint("GET", "/small", lambda request: {"a": [1, 2], "b": "é"})
-    env = {
-        **os.environ,
-        "AGNOST_ENV_URL": agnost_emulator.base_url,
-        "AGNOST_CLIENT_KEY": agnost_emulator.client_key,
-        "AGNOST_DATA_DIR": str(data_dir),
-        "PYTHONIOENCODING": "utf-8",
-    }
+    env = emulator_env(agnost_emulator, data_dir, {"PYTHONIOENCODING": "utf-8"})
     primary, secondary = pty.openpty()
     try:
         proc = subprocess.Popen(

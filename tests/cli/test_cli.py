@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,39 +15,16 @@ import requests
 import agnost
 from agnost import smoke
 from agnost.emulator import Emulator
+from tests.cli._support import PASSWORD, cli_runner, run_agnost, without_agnost_vars
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
 
 
 @pytest.fixture
 def cli(agnost_emulator: Emulator, data_dir: Path) -> Run:
     """Run `python -m agnost ...` against the test's emulator, with its own data directory."""
 
-    def run(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> Any:
-        child_env = {
-            **os.environ,
-            "AGNOST_ENV_URL": agnost_emulator.base_url,
-            "AGNOST_CLIENT_KEY": agnost_emulator.client_key,
-            "AGNOST_DATA_DIR": str(data_dir),
-            **(env or {}),
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "agnost", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=child_env,
-            timeout=60,
-            check=False,
-        )
-
-    return run
+    return cli_runner(agnost_emulator, data_dir)
 
 
 def as_json(result: subprocess.CompletedProcess[str]) -> Any:
@@ -84,16 +59,8 @@ def python_client(agnost_emulator: Emulator, data_dir: Path, monkeypatch: Any) -
 def test_smoke_with_no_environment_runs_an_embedded_emulator_through_both_flavours(
     tmp_path: Path,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGNOST_")}
-    env["AGNOST_DATA_DIR"] = str(tmp_path)
-    result = subprocess.run(
-        [sys.executable, "-m", "agnost", "smoke", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    env = without_agnost_vars(AGNOST_DATA_DIR=str(tmp_path))
+    result = run_agnost("smoke", "--json", env=env, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is True and report["embeddedEmulator"] is True

@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import tomllib
@@ -22,43 +21,21 @@ import tomllib
 import agnost
 import agnost_async
 from agnost.emulator import Emulator
+from tests.cli._support import (
+    PASSWORD,
+    ROOT,
+    cli_runner,
+    emulator_env,
+    run_agnost,
+    without_agnost_vars,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "correct horse battery"
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "data"
-
-
-def child_env(emulator: Emulator, data_dir: Path, extra: dict[str, str] | None = None) -> Any:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGNOST_")}
-    env.update(
-        AGNOST_ENV_URL=emulator.base_url,
-        AGNOST_CLIENT_KEY=emulator.client_key,
-        AGNOST_DATA_DIR=str(data_dir),
-        PYTHONPATH=str(ROOT),
-    )
-    env.update(extra or {})
-    return env
-
-
-@pytest.fixture
 def cli(agnost_emulator: Emulator, data_dir: Path) -> Run:
-    def run(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> Any:
-        return subprocess.run(
-            [sys.executable, "-m", "agnost", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=child_env(agnost_emulator, data_dir, env),
-            timeout=60,
-            check=False,
-        )
-
-    return run
+    return cli_runner(agnost_emulator, data_dir, clean=True)
 
 
 def memory_client(emulator: Emulator) -> agnost.Client:
@@ -94,18 +71,10 @@ def test_the_distribution_is_agnost_auth_and_every_hint_says_so(cli: Run) -> Non
 def test_without_the_extra_smoke_says_what_to_install_once(tmp_path: Path, data_dir: Path) -> None:
     (tmp_path / "ua_parser").mkdir()
     (tmp_path / "ua_parser" / "__init__.py").write_text("raise ImportError('no ua_parser')\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGNOST_")}
-    env.update(
+    env = without_agnost_vars(
         PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]), AGNOST_DATA_DIR=str(data_dir)
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "agnost", "smoke"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = run_agnost("smoke", env=env)
     assert done.returncode == 2
     assert done.stderr == (
         "agnost: error: the embedded emulator needs the emulator extra (ua-parser):"
@@ -143,16 +112,8 @@ def test_smoke_against_a_real_account_leaves_its_other_sessions_alone(
 
 
 def test_smoke_on_the_embedded_emulator_keeps_the_full_step(data_dir: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGNOST_")}
-    env["AGNOST_DATA_DIR"] = str(data_dir)
-    done = subprocess.run(
-        [sys.executable, "-m", "agnost", "smoke", "--json", "--flavour", "async"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    env = without_agnost_vars(AGNOST_DATA_DIR=str(data_dir))
+    done = run_agnost("smoke", "--json", "--flavour", "async", env=env, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     names = [step["name"] for step in json.loads(done.stdout)["runs"][0]["steps"]]
     assert "sign out all but the current session" in names
@@ -206,7 +167,7 @@ class Terminal:
 
 @pytest.fixture
 def terminal(agnost_emulator: Emulator, data_dir: Path) -> Callable[..., Terminal]:
-    return lambda *args: Terminal(child_env(agnost_emulator, data_dir), *args)
+    return lambda *args: Terminal(emulator_env(agnost_emulator, data_dir, clean=True), *args)
 
 
 def test_sign_up_on_a_terminal_asks_twice_and_again_on_a_mismatch(

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from agnost.emulator import Emulator
+from tests.cli._support import emulator_env, run_agnost
 
 SHORT_MESSAGE = "Validation failed: password: must be at least 6 characters long"
 
@@ -19,21 +18,8 @@ SHORT_MESSAGE = "Validation failed: password: must be at least 6 characters long
 def _cli(
     emulator: Emulator, data_dir: Path, *args: str, password: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "AGNOST_ENV_URL": emulator.base_url,
-        "AGNOST_CLIENT_KEY": emulator.client_key,
-        "AGNOST_DATA_DIR": str(data_dir),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "agnost", "auth", *args, "--password-stdin"],
-        input=password + "\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    env = emulator_env(emulator, data_dir)
+    return run_agnost("auth", *args, "--password-stdin", env=env, stdin=password + "\n")
 
 
 @pytest.mark.parametrize("password", ["e", "in", "al", "pass", "valid"])

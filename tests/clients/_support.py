@@ -15,13 +15,17 @@ import copy
 import http
 import inspect
 import json
+import os
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -430,3 +434,43 @@ def next_session_header(flavour: Flavour, server: RecordingServer, client: Any) 
     server.script(json_reply([]))
     flavour.call(client, "get_all_sessions")
     return server.last.header("Session")
+
+
+async def loop_held_up(call: Awaitable[Any], tick: float) -> tuple[Exception | None, float, float]:
+    """Await ``call`` while a probe sleeping ``tick`` at a time measures the longest the event
+    loop was held up: the call's exception (or None), that longest hold-up, the call's time."""
+    worst = 0.0
+    done = False
+
+    async def probe() -> None:
+        nonlocal worst
+        while not done:
+            start = time.perf_counter()
+            await asyncio.sleep(tick)
+            worst = max(worst, time.perf_counter() - start - tick)
+
+    task = asyncio.ensure_future(probe())
+    start = time.perf_counter()
+    error: Exception | None = None
+    try:
+        await call
+    except Exception as caught:  # returned for the caller to check
+        error = caught
+    finally:
+        elapsed = time.perf_counter() - start
+        done = True
+        await task
+    return error, worst, elapsed
+
+
+def mypy_strict(tmp_path: Path, name: str, source: str) -> subprocess.CompletedProcess[str]:
+    """Run ``mypy --strict`` on ``source`` written to ``tmp_path / name``, finding this
+    checkout's agnost and agnost_async."""
+    snippet = tmp_path / name
+    snippet.write_text(source)
+    root = Path(agnost.__file__).resolve().parent.parent
+    env = {**os.environ, "MYPYPATH": str(root)}
+    command = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache")]
+    return subprocess.run(
+        [*command, str(snippet)], capture_output=True, text=True, env=env, cwd=tmp_path
+    )

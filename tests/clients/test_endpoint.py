@@ -5,9 +5,6 @@ effects (protocol.md §8)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +23,7 @@ from ._support import (
     Reply,
     error_body,
     json_reply,
+    mypy_strict,
     signed_in,
     text_reply,
 )
@@ -366,14 +364,5 @@ async def g(c: agnost_async.AsyncClient) -> None:
 
 
 def test_typing_mypy_strict_knows_what_each_returns_gives(tmp_path: Path) -> None:
-    snippet = tmp_path / "returns.py"
-    snippet.write_text(TYPING_SNIPPET)
-    root = Path(agnost.__file__).resolve().parent.parent
-    env = {**os.environ, "MYPYPATH": str(root)}
-    command = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache")]
-
-    done = subprocess.run(
-        [*command, str(snippet)], capture_output=True, text=True, env=env, cwd=tmp_path
-    )
-
+    done = mypy_strict(tmp_path, "returns.py", TYPING_SNIPPET)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -5,9 +5,7 @@ from a redirect."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable
 from typing import Any
 
 import pytest
@@ -21,6 +19,7 @@ from ._support import (
     RecordingServer,
     Reply,
     json_reply,
+    loop_held_up,
     signed_in,
 )
 
@@ -147,29 +146,6 @@ def test_set_user_with_data_nested_100k_deep_is_an_argument_error(
 # --- a huge error answer: bounded, and the loop keeps running -----------------------------
 
 
-async def _probed(call: Awaitable[Any]) -> tuple[Exception | None, float]:
-    """Await ``call`` while a probe measures the longest the event loop was held up."""
-    worst = 0.0
-    done = False
-
-    async def probe() -> None:
-        nonlocal worst
-        while not done:
-            start = time.perf_counter()
-            await asyncio.sleep(0.005)
-            worst = max(worst, time.perf_counter() - start - 0.005)
-
-    task = asyncio.ensure_future(probe())
-    try:
-        await call
-    except Exception as error:  # returned for the test to check
-        return error, worst
-    finally:
-        done = True
-        await task
-    return None, worst
-
-
 def test_a_39mb_error_answer_of_13m_items_ends_within_the_timeout_in_bounded_memory(
     flavour: Flavour, server: RecordingServer
 ) -> None:
@@ -182,7 +158,8 @@ def test_a_39mb_error_answer_of_13m_items_ends_within_the_timeout_in_bounded_mem
     start = time.monotonic()
     if flavour.is_async:
         assert flavour.loop is not None
-        error, stall = flavour.loop.run_until_complete(_probed(client.auth.get_all_sessions()))
+        held_up = loop_held_up(client.auth.get_all_sessions(), tick=0.005)
+        error, stall, _ = flavour.loop.run_until_complete(held_up)
         # Was 9.8 s: decoding is off the loop and linear; not a timing figure (see the
         # benchmark), only proof that the loop kept running.
         assert stall < 1.0

@@ -15,8 +15,6 @@ import inspect
 import json
 import logging
 import os
-import subprocess
-import sys
 import threading
 import time
 import warnings
@@ -45,6 +43,7 @@ from ._support import (
     error_body,
     grant_wire,
     json_reply,
+    mypy_strict,
     next_session_header,
     session_wire,
     signed_in,
@@ -885,16 +884,7 @@ async def use_async() -> MyAsyncClient:
 
 
 def test_typing_mypy_strict_sees_the_subclass_in_its_with_block(tmp_path: Path) -> None:
-    snippet = tmp_path / "subclass.py"
-    snippet.write_text(SUBCLASS_SNIPPET)
-    root = Path(agnost.__file__).resolve().parent.parent
-    env = {**os.environ, "MYPYPATH": str(root)}
-    command = [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache")]
-
-    done = subprocess.run(
-        [*command, str(snippet)], capture_output=True, text=True, env=env, cwd=tmp_path
-    )
-
+    done = mypy_strict(tmp_path, "subclass.py", SUBCLASS_SNIPPET)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

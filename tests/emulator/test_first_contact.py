@@ -25,6 +25,7 @@ import agnost
 from agnost import pytest_plugin
 from agnost.emulator import ConfigError, Emulator
 from agnost.emulator.command import EPHEMERAL_HASH_COST
+from tests.cli._support import run_agnost, without_agnost_vars
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse"
@@ -130,16 +131,7 @@ def wait_for_file(path: Path, proc: subprocess.Popen[str]) -> Any:
 
 
 def agnost_cli(*args: str, env_url: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGNOST_")}
-    env.update(PYTHONPATH=str(ROOT), AGNOST_ENV_URL=env_url)
-    return subprocess.run(
-        [sys.executable, "-m", "agnost", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    return run_agnost(*args, env=without_agnost_vars(PYTHONPATH=str(ROOT), AGNOST_ENV_URL=env_url))
 
 
 SEED = {
