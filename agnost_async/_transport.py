@@ -39,6 +39,9 @@ class AiohttpTransport:
         self._closer: AsyncGenerator[None, None] | None = None
         self._timeout = aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect)
         self._limit = max_response_bytes
+        # The environment's proxy for each (scheme, host), read once: scanning os.environ
+        # on every request cost more than the rest of agnost's work on a call.
+        self._proxies: dict[tuple[str, str | None], str | None] = {}
 
     async def send(self, request: Request) -> Response:
         """Send ``request`` and return the complete answer, or raise a ``TransportError``."""
@@ -50,7 +53,10 @@ class AiohttpTransport:
         # owned one has them as its defaults, which aiohttp applies at less cost.
         url = yarl.URL(request.url, encoded=True)
         if self._owns_session:
-            headers, options = request.headers, {"proxy": _env_proxy(url), **_HEAD_LIMITS}
+            where = (url.scheme, url.host)
+            if where not in self._proxies:
+                self._proxies[where] = _env_proxy(url)
+            headers, options = request.headers, {"proxy": self._proxies[where], **_HEAD_LIMITS}
         else:
             headers = {"User-Agent": _USER_AGENT, **request.headers}
             options = {"timeout": self._timeout, **_HEAD_LIMITS}
@@ -150,7 +156,8 @@ def _reason(reason: str | None) -> str:
 
 def _env_proxy(url: yarl.URL) -> str | None:
     """The proxy the environment names for ``url`` (``HTTP_PROXY``/``HTTPS_PROXY``, unless
-    ``NO_PROXY`` names its host), as requests finds it for the blocking flavour.
+    ``NO_PROXY`` names its host), as requests finds it for the blocking flavour. A transport
+    reads it on its first request to a host, and keeps it.
 
     Read here rather than by aiohttp's ``trust_env``, which would also send credentials
     found in ``~/.netrc``. aiohttp speaks to an ``http://`` proxy only: another is ignored.

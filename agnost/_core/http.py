@@ -233,28 +233,38 @@ class Secrets:
 
     tokens: tuple[str, ...] = attrs.field(default=(), converter=_present, repr=False)
     passwords: tuple[str, ...] = attrs.field(default=(), converter=_present, repr=False)
-    _pattern: re.Pattern[str] | None = attrs.field(init=False, repr=False, eq=False)
-    #: The length of the longest text redacted (0 when none is).
-    longest: int = attrs.field(init=False, repr=False, eq=False)
+    # Built on first use: most exchanges succeed and never redact anything.
+    _compiled: tuple[re.Pattern[str] | None, int] | None = attrs.field(
+        init=False, default=None, repr=False, eq=False
+    )
 
-    def __attrs_post_init__(self) -> None:
-        # form -> whether it is a token's (redacted anywhere, even when a password's too)
-        found = {form: True for token in self.tokens for form in _forms(token)}
-        for password in filter(_distinctive, self.passwords):
-            found.update((form, found.get(form, False)) for form in _forms(password))
-        ordered = sorted(found, key=len, reverse=True)
-        alternatives = (re.escape(f) if found[f] else _whole_token(f) for f in ordered)
-        # Found at every position (a lookahead), so that overlapping secrets are all covered.
-        pattern = re.compile(f"(?=({'|'.join(alternatives)}))") if found else None
-        object.__setattr__(self, "_pattern", pattern)
-        object.__setattr__(self, "longest", len(ordered[0]) if ordered else 0)
+    @property
+    def longest(self) -> int:
+        """The length of the longest text redacted (0 when none is)."""
+        return self._compile()[1]
+
+    def _compile(self) -> tuple[re.Pattern[str] | None, int]:
+        if self._compiled is None:
+            # form -> whether it is a token's (redacted anywhere, even when a password's too)
+            found = {form: True for token in self.tokens for form in _forms(token)}
+            for password in filter(_distinctive, self.passwords):
+                found.update((form, found.get(form, False)) for form in _forms(password))
+            ordered = sorted(found, key=len, reverse=True)
+            alternatives = (re.escape(f) if found[f] else _whole_token(f) for f in ordered)
+            # Found at every position (a lookahead), so that overlapping secrets are all
+            # covered.
+            pattern = re.compile(f"(?=({'|'.join(alternatives)}))") if found else None
+            object.__setattr__(self, "_compiled", (pattern, len(ordered[0]) if ordered else 0))
+        assert self._compiled is not None
+        return self._compiled
 
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced by ``[redacted]``."""
-        if self._pattern is None:
+        pattern = self._compile()[0]
+        if pattern is None:
             return text
         spans: list[list[int]] = []
-        for match in self._pattern.finditer(text):
+        for match in pattern.finditer(text):
             start, end = match.start(), match.end(1)
             if spans and start < spans[-1][1]:
                 spans[-1][1] = max(spans[-1][1], end)
