@@ -11,9 +11,7 @@ depend on the machine).
 from __future__ import annotations
 
 import asyncio
-import statistics
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -23,7 +21,13 @@ import requests
 import agnost
 import agnost_async
 from tests import samples
-from tests.benchmarks._canned import canned_json_server
+from tests.benchmarks._canned import (
+    async_loop,
+    canned_json_server,
+    interleaved,
+    report,
+    sync_loop,
+)
 
 ROUNDS = 25
 CALLS = 100  # per variant per round
@@ -55,12 +59,6 @@ def _headers(user_agent: str) -> dict[str, str]:
     }
 
 
-def _timed(run: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    run()
-    return (time.perf_counter() - start) / CALLS
-
-
 @pytest.mark.benchmark
 def test_endpoint_get_costs_little_over_the_raw_http_libraries(base_url: str) -> None:
     env_url = base_url + PREFIX
@@ -90,20 +88,6 @@ def test_endpoint_get_costs_little_over_the_raw_http_libraries(base_url: str) ->
         async with araw.get(url, params=QUERY, headers=raw_async_headers) as answer:
             return await answer.json()
 
-    def sync_loop(call: Callable[[], object]) -> Callable[[], object]:
-        def run() -> None:
-            for _ in range(CALLS):
-                call()
-
-        return run
-
-    def async_loop(call: Callable[[], Awaitable[object]]) -> Callable[[], object]:
-        async def many() -> None:
-            for _ in range(CALLS):
-                await call()
-
-        return lambda: loop.run_until_complete(many())
-
     try:
         # Real checks first: each variant gets the same order, so each sent the session.
         assert sync_agnost() == sync_raw() == ORDER
@@ -111,31 +95,18 @@ def test_endpoint_get_costs_little_over_the_raw_http_libraries(base_url: str) ->
         assert loop.run_until_complete(async_raw()) == ORDER
 
         variants: dict[str, Callable[[], object]] = {
-            "agnost.Client": sync_loop(sync_agnost),
-            "raw requests": sync_loop(sync_raw),
-            "agnost_async.AsyncClient": async_loop(async_agnost),
-            "raw aiohttp": async_loop(async_raw),
+            "agnost.Client": sync_loop(sync_agnost, CALLS),
+            "raw requests": sync_loop(sync_raw, CALLS),
+            "agnost_async.AsyncClient": async_loop(loop, async_agnost, CALLS),
+            "raw aiohttp": async_loop(loop, async_raw, CALLS),
         }
         for run in variants.values():
             run()  # warm up: connections open, code paths hot
-        times: dict[str, list[float]] = {name: [] for name in variants}
-        names = list(variants)
-        for round_ in range(ROUNDS):
-            shift = round_ % len(names)
-            for name in names[shift:] + names[:shift]:
-                times[name].append(_timed(variants[name]))
-
-        medians = {name: statistics.median(values) for name, values in times.items()}
-        print(
-            f"\nendpoint.get of a small JSON object, {ROUNDS} interleaved rounds x {CALLS} calls"
+        times = interleaved(variants, ROUNDS, CALLS)
+        medians = report(
+            f"endpoint.get of a small JSON object, {ROUNDS} interleaved rounds x {CALLS} calls",
+            times,
         )
-        print(f"{'variant':<28}{'median us/call':>16}{'p10':>10}{'p90':>10}")
-        for name, values in times.items():
-            deciles = statistics.quantiles(values, n=10)
-            print(
-                f"{name:<28}{medians[name] * 1e6:>16.1f}"
-                f"{deciles[0] * 1e6:>10.1f}{deciles[-1] * 1e6:>10.1f}"
-            )
         sync_ratio = medians["agnost.Client"] / medians["raw requests"]
         async_ratio = medians["agnost_async.AsyncClient"] / medians["raw aiohttp"]
         print(f"sync  ratio agnost / requests: {sync_ratio:.3f}")
