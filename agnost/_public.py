@@ -48,8 +48,7 @@ from ._core.models import (
 )
 from ._core.wire import from_wire, to_wire
 from ._version import __version__
-from .filestore import FileStore
-from .storage import MemoryStore, Storage, StoredAuth
+from .storage import FileStore, MemoryStore, Storage, StoredAuth
 
 __all__ = [
     "APIError",

@@ -24,7 +24,7 @@ import attrs
 
 # Nothing here needs ua-parser (nor aiohttp) at import time: the options are registered, and
 # ``--help`` works, without the ``emulator`` extra; :func:`run` says what is missing.
-from ..filestore import default_data_dir
+from ..storage.filestore import default_data_dir
 from . import INSTALL_EXTRA
 from .config import (
     DEFAULT_HASH_COST,

@@ -15,8 +15,8 @@ import pytest
 
 import agnost
 from agnost.emulator import Emulator
-from agnost.filestore import FileStore
 from agnost.storage import MemoryStore, Storage, StoreUpdate
+from agnost.storage.filestore import FileStore
 from tests.samples import SESSION, USER
 
 ROUNDS = 300

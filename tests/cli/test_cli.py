@@ -13,7 +13,7 @@ import pytest
 import requests
 
 import agnost
-from agnost import smoke
+from agnost.cli import smoke
 from agnost.emulator import Emulator
 from tests.cli._support import PASSWORD, cli_runner, run_agnost, without_agnost_vars
 

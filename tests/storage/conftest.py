@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import agnost
-from agnost.filestore import FileStore
+from agnost.storage.filestore import FileStore
 from tests import samples
 
 ENV_URL = "https://demo.agnost.test/e:42"

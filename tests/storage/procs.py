@@ -15,9 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agnost import _fileio
-from agnost.filestore import FileStore
-from agnost.storage import StoredAuth, StoreUpdate
+from agnost.storage import StoredAuth, StoreUpdate, _fileio
+from agnost.storage.filestore import FileStore
 
 
 class _Count(logging.Handler):

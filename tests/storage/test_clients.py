@@ -17,8 +17,8 @@ import requests
 import agnost
 import agnost_async
 from agnost.emulator import Emulator
-from agnost.filestore import FileStore
 from agnost.storage import StoredAuth, StoreUpdate
+from agnost.storage.filestore import FileStore
 
 from .conftest import run_worker
 

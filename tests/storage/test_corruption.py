@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import agnost
-from agnost.filestore import MAX_FILE_BYTES, FileStore
 from agnost.storage import StoredAuth
+from agnost.storage.filestore import MAX_FILE_BYTES, FileStore
 
 from .conftest import CANARY, CLIENT_KEY, ENV_URL, SESSION, USER, set_aside, temp_files
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 import agnost
-from agnost import StorageError, _fileio
-from agnost.filestore import FileStore
-from agnost.storage import StoredAuth
+from agnost import StorageError
+from agnost.storage import StoredAuth, _fileio
+from agnost.storage.filestore import FileStore
 
 from .conftest import (
     CANARY,

@@ -12,9 +12,8 @@ import platformdirs
 import pytest
 
 import agnost
-from agnost import _fileio
-from agnost.filestore import DATA_DIR_ENV, FileStore, profile_name
-from agnost.storage import Storage, StoredAuth, default_store
+from agnost.storage import Storage, StoredAuth, _fileio, default_store
+from agnost.storage.filestore import DATA_DIR_ENV, FileStore, profile_name
 
 from .conftest import CANARY, CLIENT_KEY, ENV_URL, SESSION, USER
 

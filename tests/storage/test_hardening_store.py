@@ -28,11 +28,10 @@ import attrs
 import pytest
 
 import agnost
-from agnost import filestore
 from agnost._base import DEFAULT_MAX_RESPONSE_BYTES
 from agnost.emulator import Emulator
-from agnost.filestore import MAX_FILE_BYTES, FileStore
-from agnost.storage import MemoryStore, StoredAuth
+from agnost.storage import MemoryStore, StoredAuth, filestore
+from agnost.storage.filestore import MAX_FILE_BYTES, FileStore
 from tests.clients._support import (
     AUTH,
     CURRENT_TOKEN,

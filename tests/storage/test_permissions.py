@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agnost import StorageError, _fileio
-from agnost.filestore import FileStore
-from agnost.storage import StoredAuth
+from agnost import StorageError
+from agnost.storage import StoredAuth, _fileio
+from agnost.storage.filestore import FileStore
 
 from .conftest import CANARY, SESSION, USER, mode, set_aside
 

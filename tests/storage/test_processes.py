@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from agnost.filestore import FileStore
 from agnost.storage import StoredAuth, StoreUpdate
+from agnost.storage.filestore import FileStore
 
 from .conftest import CLIENT_KEY, ENV_URL, run_worker, set_aside, temp_files
 

@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-from agnost import StorageError, _fileio
-from agnost.filestore import FileStore
-from agnost.storage import StoredAuth
+from agnost import StorageError
+from agnost.storage import StoredAuth, _fileio
+from agnost.storage.filestore import FileStore
 
 from ._accounts import as_other, fork_as_other, other_account, shared_tmp
 from .conftest import CANARY, CLIENT_KEY, ENV_URL, SESSION, USER, mode

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from agnost.filestore import FileStore
+from agnost.storage.filestore import FileStore
 
 from .conftest import CLIENT_KEY, ENV_URL, USER, run_worker
 

@@ -4,7 +4,11 @@ One function per subcommand registers its parser and sets ``handler``, the funct
 runs it; :func:`main` dispatches. Subcommands: ``smoke`` (the session lifecycle as a smoke
 test), ``auth`` (everyday session management), ``api`` (a call to one of the app's own
 endpoints with the stored session) and ``emulator`` (a local Agnost auth server).
-Exit codes are listed in :mod:`agnost._commands` and in ``agnost --help``.
+Exit codes are listed in :mod:`agnost.cli._common` and in ``agnost --help``.
+
+Layout: ``_common`` (what every command shares), ``auth`` (the ``auth`` parser) with one module
+per flow family (``signin``, ``sessions``), ``api``, ``smoke_command`` and ``smoke`` (the
+lifecycle it runs, also usable from Python).
 """
 
 from __future__ import annotations
@@ -13,22 +17,18 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from ._commands import (
-    EXIT_CODES_HELP,
-    EXIT_USAGE,
-    add_api,
-    add_auth,
-    add_smoke,
-    refuse_password_arguments,
-)
-from ._version import __version__
+from .._version import __version__
+from ._common import EXIT_CODES_HELP, EXIT_USAGE, refuse_password_arguments
+from .api import add_api
+from .auth import add_auth
+from .smoke_command import add_smoke
 
 __all__ = ["build_parser", "main"]
 
 
 def _add_emulator(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # The options import without the emulator extra (ua-parser); run() says when it is missing.
-    from .emulator.command import DESCRIPTION, EPILOG, add_arguments, run
+    from ..emulator.command import DESCRIPTION, EPILOG, add_arguments, run
 
     parser = subparsers.add_parser(
         "emulator",
@@ -80,7 +80,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("agnost: interrupted", file=sys.stderr)
         return 130  # the shell's convention for SIGINT
-
-
-if __name__ == "__main__":
-    sys.exit(main())

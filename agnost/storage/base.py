@@ -1,29 +1,11 @@
-"""Where a client keeps the signed-in session and user between calls.
-
-A store holds two wire objects, ``session`` and ``user``, exactly as the server sent them
-(JSON-compatible mappings). Both clients talk to a store only through the three methods of
-:class:`Storage`; any object with those methods can be passed as ``storage=`` to
-``create_client``. Two are built in: :class:`agnost.filestore.FileStore`, the default, which
-keeps one JSON file per profile under the user's data directory so every process and every
-run of the same user sees the same session, and :class:`MemoryStore`, which keeps it in this
-process only.
-
-A value JSON cannot hold never reaches a store through a client: ``set_session`` and
-``set_user`` refuse it with :class:`agnost.InvalidArgumentError` (or its ``TypeError``
-sibling) before anything changes, whichever the store. The file store also refuses it in a
-direct ``save``; the memory store keeps what it is given (it spends no time re-checking what
-came from a server's JSON).
-
-Stores are synchronous. The async client calls every store except :class:`MemoryStore` in a
-worker thread, so a store may block on files or locks without stalling the event loop.
-"""
+"""The :class:`Storage` protocol and :class:`MemoryStore` (the file store builds on them)."""
 
 from __future__ import annotations
 
 import threading
 from typing import Protocol, runtime_checkable
 
-from ._core.local import StoredAuth, StoreUpdate, WireObject
+from .._core.local import StoredAuth, StoreUpdate, WireObject
 
 __all__ = [
     "MemoryStore",
@@ -31,7 +13,6 @@ __all__ = [
     "StoreUpdate",
     "StoredAuth",
     "WireObject",
-    "default_store",
 ]
 
 
@@ -106,16 +87,3 @@ def _merged(state: StoredAuth, update: StoreUpdate) -> StoredAuth:
     session = _copy(update["session"]) if "session" in update else state.session
     user = _copy(update["user"]) if "user" in update else state.user
     return StoredAuth(session=session, user=user)
-
-
-def default_store(env_url: str, client_key: str) -> Storage:
-    """Return the store a client uses when ``create_client`` is given no ``storage``.
-
-    A :class:`agnost.filestore.FileStore` for the profile named by ``env_url`` (the
-    normalised base URL) and ``client_key``, under ``$AGNOST_DATA_DIR`` or the user's data
-    directory. It touches no file until first used, so a client always constructs.
-    """
-    # Imported here: the file store builds on this module's names.
-    from .filestore import FileStore
-
-    return FileStore(env_url, client_key)

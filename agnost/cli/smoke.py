@@ -26,9 +26,9 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 
-from ._core.errors import AgnostError, MissingSessionTokenError, SessionTokenError
-from ._core.models import AuthGrant
-from .storage import MemoryStore
+from .._core.errors import AgnostError, MissingSessionTokenError, SessionTokenError
+from .._core.models import AuthGrant
+from ..storage import MemoryStore
 
 __all__ = ["ECHO_PATH", "SmokeCheckFailed", "SmokeStep", "run_smoke"]
 
@@ -124,7 +124,7 @@ class _Run:
                 self.env_url, self.client_key, api_key=self.api_key, storage=MemoryStore()
             )
         else:
-            from .client import create_client
+            from ..client import create_client
 
             made = create_client(
                 self.env_url, self.client_key, api_key=self.api_key, storage=MemoryStore()
@@ -343,7 +343,7 @@ def _emulator_access_token(provider_url: str) -> str | None:
     """
     import requests
 
-    from ._core.operations import _access_token
+    from .._core.operations import _access_token
 
     try:
         answer = requests.get(provider_url, allow_redirects=False, timeout=10)

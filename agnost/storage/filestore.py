@@ -27,7 +27,7 @@ Guarantees (the reliability rules of the project):
   through.
 - Nothing is ever loaded from, or written into, a place another account controls. Every
   load and every change opens the ``sessions`` directory once, checks it and the data
-  directory holding it (:func:`agnost._fileio.open_private_dir`), and then finds the file,
+  directory holding it (:func:`agnost.storage._fileio.open_private_dir`), and then finds the file,
   its lock and its temp files in the very directory it checked (held open, on POSIX): a
   directory renamed or swapped after the check, even under the lock, changes nothing. If
   the ``sessions`` directory is a symlink (the store makes it, so a link there was planted),
@@ -49,7 +49,7 @@ What happens when things go wrong:
   trusted one (a symlink, a directory, a FIFO, socket or device, a file of another
   account's, or one that others can write to) reads as *no session*: it is renamed to
   ``<name>.corrupt-<UTC time>-<random>`` beside it (never deleted) and a warning is logged
-  on the ``agnost.filestore`` logger. The client still starts, signed out. The renamed file
+  on the ``agnost.storage`` logger. The client still starts, signed out. The renamed file
   is made 0600 only if it is a file of our own with no other name: a chmod of a hard-linked
   file would change the mode of its other names too. (A hard-linked session file of our own
   is read as usual; a save replaces the name and leaves the other names as they were.)
@@ -88,14 +88,14 @@ from typing import Any
 
 import platformdirs
 
+from .._core.errors import InvalidArgumentTypeError, StorageError
+from .._core.local import to_json
 from . import _fileio
-from ._core.errors import InvalidArgumentTypeError, StorageError
-from ._core.local import to_json
-from .storage import StoredAuth, StoreUpdate, _merged
+from .base import StoredAuth, StoreUpdate, _merged
 
 __all__ = ["DATA_DIR_ENV", "SCHEMA_VERSION", "FileStore", "default_data_dir", "profile_name"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("agnost.storage")
 
 #: The environment variable that moves the data directory.
 DATA_DIR_ENV = "AGNOST_DATA_DIR"
