@@ -28,6 +28,19 @@ _SIGN_OUT_ALL_EXCEPT_CURRENT: Operation[None] = _operations.BY_NAME["sign_out_al
 _GET_ALL_SESSIONS: Operation[list[Session]] = _operations.BY_NAME["get_all_sessions"]
 _GET_USER_FROM_DB: Operation[User] = _operations.BY_NAME["get_user_from_db"]
 _GET_AUTH_GRANT: Operation[AuthGrant] = _operations.BY_NAME["get_auth_grant"]
+_SIGN_IN_WITH_CODE: Operation[AuthGrant] = _operations.BY_NAME["sign_in_with_code"]
+_CHANGE_PASSWORD: Operation[None] = _operations.BY_NAME["change_password"]
+_CHANGE_EMAIL: Operation[User] = _operations.BY_NAME["change_email"]
+_CHANGE_PHONE: Operation[User] = _operations.BY_NAME["change_phone"]
+_VERIFY_PHONE: Operation[SignUpResult] = _operations.BY_NAME["verify_phone"]
+_RESEND_VERIFICATION_EMAIL: Operation[None] = _operations.BY_NAME["resend_verification_email"]
+_RESEND_VERIFICATION_CODE: Operation[None] = _operations.BY_NAME["resend_verification_code"]
+_SEND_MAGIC_LINK_EMAIL: Operation[None] = _operations.BY_NAME["send_magic_link_email"]
+_SEND_RESET_PWD_EMAIL: Operation[None] = _operations.BY_NAME["send_reset_pwd_email"]
+_SEND_RESET_PWD_CODE: Operation[None] = _operations.BY_NAME["send_reset_pwd_code"]
+_SEND_SIGN_IN_CODE: Operation[None] = _operations.BY_NAME["send_sign_in_code"]
+_RESET_PWD_WITH_TOKEN: Operation[None] = _operations.BY_NAME["reset_pwd_with_token"]
+_RESET_PWD_WITH_CODE: Operation[None] = _operations.BY_NAME["reset_pwd_with_code"]
 
 
 class AsyncAuth:
@@ -139,6 +152,160 @@ class AsyncAuth:
         JS: ``getAuthGrant``.
         """
         return await self._client._send(_GET_AUTH_GRANT, _operations.get_auth_grant(access_token))
+
+    async def sign_in_with_code(self, phone: str, code: str) -> AuthGrant:
+        """Sign in with a phone number and the code ``send_sign_in_code`` sent to it by SMS;
+        the new session is stored and used from now on.
+
+        A wrong, used or expired code raises :class:`agnost.InvalidCodeError`.
+
+        JS: ``signInWithCode``.
+        """
+        return await self._client._send(
+            _SIGN_IN_WITH_CODE, _operations.sign_in_with_code(phone, code)
+        )
+
+    async def change_password(self, new_password: str, old_password: str) -> None:
+        """Change the signed-in user's password; ``old_password`` is the current one.
+
+        Needs a session. The current session stays stored and used.
+
+        JS: ``changePassword``.
+        """
+        return await self._client._send(
+            _CHANGE_PASSWORD, _operations.change_password(new_password, old_password)
+        )
+
+    async def change_email(self, current_password: str, new_email: str) -> User:
+        """Change the signed-in user's email address, and return the updated user.
+
+        Needs a session and the current password. When email confirmation is on, the new
+        address is confirmed through a message sent to it. The stored user is not refreshed
+        (as with ``get_user_from_db``): pass the result to ``set_user`` to store it.
+
+        JS: ``changeEmail``.
+        """
+        return await self._client._send(
+            _CHANGE_EMAIL, _operations.change_email(current_password, new_email)
+        )
+
+    async def change_phone(self, current_password: str, new_phone: str) -> User:
+        """Change the signed-in user's phone number, and return the updated user.
+
+        Needs a session and the current password. When phone confirmation is on, the new
+        number is confirmed with a code sent to it. The stored user is not refreshed
+        (as with ``get_user_from_db``): pass the result to ``set_user`` to store it.
+
+        JS: ``changePhone``.
+        """
+        return await self._client._send(
+            _CHANGE_PHONE, _operations.change_phone(current_password, new_phone)
+        )
+
+    async def verify_phone(self, phone: str, code: str) -> SignUpResult:
+        """Confirm a phone number with the code sent to it by SMS (on sign-up by phone, or
+        by ``resend_verification_code``).
+
+        When the app signs users in on verification, the returned ``session`` is stored and
+        used from now on; otherwise it is ``None`` and nothing is stored. A wrong, used or
+        expired code raises :class:`agnost.InvalidCodeError`.
+
+        JS: ``verifyPhone``.
+        """
+        return await self._client._send(_VERIFY_PHONE, _operations.verify_phone(phone, code))
+
+    async def resend_verification_email(self, email: str) -> None:
+        """Send the email confirmation message again to ``email``.
+
+        The server answers the same whether or not an account has this address.
+
+        JS: ``resendVerificationEmail``.
+        """
+        return await self._client._send(
+            _RESEND_VERIFICATION_EMAIL, _operations.resend_verification_email(email)
+        )
+
+    async def resend_verification_code(self, phone: str) -> None:
+        """Send a new phone confirmation code by SMS to ``phone``.
+
+        The server answers the same whether or not an account has this number.
+
+        JS: ``resendVerificationCode``.
+        """
+        return await self._client._send(
+            _RESEND_VERIFICATION_CODE, _operations.resend_verification_code(phone)
+        )
+
+    async def send_magic_link_email(self, email: str) -> None:
+        """Send a sign-in link to ``email``; the link ends in a redirect carrying
+        ``access_token``, which ``get_auth_grant`` exchanges for a session.
+
+        The server answers the same whether or not an account has this address.
+
+        JS: ``sendMagicLinkEmail``.
+        """
+        return await self._client._send(
+            _SEND_MAGIC_LINK_EMAIL, _operations.send_magic_link_email(email)
+        )
+
+    async def send_reset_pwd_email(self, email: str) -> None:
+        """Send a password reset link to ``email``; its ``access_token`` goes to
+        ``reset_pwd_with_token``.
+
+        The server answers the same whether or not an account has this address.
+
+        JS: ``sendResetPwdEmail``.
+        """
+        return await self._client._send(
+            _SEND_RESET_PWD_EMAIL, _operations.send_reset_pwd_email(email)
+        )
+
+    async def send_reset_pwd_code(self, phone: str) -> None:
+        """Send a password reset code by SMS to ``phone``; the code goes to
+        ``reset_pwd_with_code``.
+
+        The server answers the same whether or not an account has this number.
+
+        JS: ``sendResetPwdCode``.
+        """
+        return await self._client._send(
+            _SEND_RESET_PWD_CODE, _operations.send_reset_pwd_code(phone)
+        )
+
+    async def send_sign_in_code(self, phone: str) -> None:
+        """Send a sign-in code by SMS to ``phone``; the code goes to ``sign_in_with_code``.
+
+        The server answers the same whether or not an account has this number.
+
+        JS: ``sendSignInCode``.
+        """
+        return await self._client._send(_SEND_SIGN_IN_CODE, _operations.send_sign_in_code(phone))
+
+    async def reset_pwd_with_token(self, access_token: str, new_password: str) -> None:
+        """Set a new password with the access token of a password reset link.
+
+        ``access_token`` is the token itself, or the whole link (or the URL it redirected
+        to) whose ``access_token`` query is used. Nothing is stored: sign in with the new
+        password afterwards. A wrong, used or expired token raises
+        :class:`agnost.AccessTokenError`.
+
+        JS: ``resetPwdWithToken``.
+        """
+        return await self._client._send(
+            _RESET_PWD_WITH_TOKEN, _operations.reset_pwd_with_token(access_token, new_password)
+        )
+
+    async def reset_pwd_with_code(self, phone: str, code: str, new_password: str) -> None:
+        """Set a new password with the code ``send_reset_pwd_code`` sent to ``phone``.
+
+        Nothing is stored: sign in with the new password afterwards. A wrong, used or
+        expired code raises :class:`agnost.InvalidCodeError`.
+
+        JS: ``resetPwdWithCode``.
+        """
+        return await self._client._send(
+            _RESET_PWD_WITH_CODE, _operations.reset_pwd_with_code(phone, code, new_password)
+        )
 
     async def get_session(self) -> Session | None:
         """Return the session kept in local storage, or ``None`` when signed out.

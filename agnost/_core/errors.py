@@ -34,10 +34,13 @@ __all__ = [
     "ErrorItem",
     "InvalidArgumentError",
     "InvalidArgumentTypeError",
+    "InvalidCodeError",
     "InvalidCredentialsError",
     "InvalidSessionTokenError",
     "MissingSessionTokenError",
     "NotAllowedError",
+    "NotUniqueError",
+    "PhoneNotVerifiedError",
     "RedirectError",
     "RequestTimeoutError",
     "ResponseDecodeError",
@@ -47,6 +50,7 @@ __all__ = [
     "SessionTokenError",
     "StorageError",
     "TLSError",
+    "TooManyAttemptsError",
     "TransportError",
     "UserNotFoundError",
     "ValidationError",
@@ -303,6 +307,25 @@ class NotAllowedError(APIError):
     """``not_allowed``: the app's settings do not allow this (e.g. this sign-in method)."""
 
 
+class PhoneNotVerifiedError(APIError):
+    """``phone_not_verified``: the phone number must be confirmed (``verify_phone``) first."""
+
+
+class InvalidCodeError(APIError):
+    """``invalid_code`` / ``expired_code``: the one-time code sent by SMS is wrong, already
+    used or expired (``sign_in_with_code``, ``verify_phone``, ``reset_pwd_with_code``)."""
+
+
+class TooManyAttemptsError(APIError):
+    """``too_many_attempts``: a code or token was tried too often, or too many messages were
+    asked for; ask for a new one later."""
+
+
+class NotUniqueError(APIError):
+    """``email_not_unique`` / ``phone_not_unique``: another user already has this email
+    address or phone number."""
+
+
 class AccessTokenError(APIError):
     """``missing_access_token`` / ``invalid_access_token``: the grant's access token is bad."""
 
@@ -330,6 +353,12 @@ _CLASS_BY_CODE: Mapping[str, type[APIError]] = {
     "invalid_sign_in_credentials": InvalidCredentialsError,
     "email_not_verified": EmailNotVerifiedError,
     "not_allowed": NotAllowedError,
+    "phone_not_verified": PhoneNotVerifiedError,
+    "invalid_code": InvalidCodeError,
+    "expired_code": InvalidCodeError,
+    "too_many_attempts": TooManyAttemptsError,
+    "email_not_unique": NotUniqueError,
+    "phone_not_unique": NotUniqueError,
     "missing_access_token": AccessTokenError,
     "invalid_access_token": AccessTokenError,
     "missing_api_key": APIKeyError,

@@ -61,9 +61,9 @@ class Endpoint:
     ``path`` is percent-encoded already. ``body`` is the JSON body as UTF-8 bytes, or
     ``None`` for no body at all (a POST then sends ``Content-Length: 0`` and no
     ``Content-Type``). ``target_token`` is the session a sign-out names, when it names one.
-    ``tokens`` (access tokens) and ``passwords`` are the values no message may show, of
-    the two kinds :class:`~agnost._core.http.Secrets` tells apart; none of these appear in
-    the ``repr``. ``headers`` are a call's own headers, sent after the protocol's
+    ``tokens`` (access tokens), ``passwords`` and ``codes`` (one-time codes sent by SMS)
+    are the values no message may show (see :class:`~agnost._core.http.Secrets`); none of
+    these appear in the ``repr``. ``headers`` are a call's own headers, sent after the protocol's
     (an app endpoint call's); ``max_response_bytes`` its own cap on the answer's body.
     """
 
@@ -74,6 +74,7 @@ class Endpoint:
     target_token: str | None = attrs.field(default=None, repr=False)
     tokens: tuple[str, ...] = attrs.field(default=(), repr=False)
     passwords: tuple[str, ...] = attrs.field(default=(), repr=False)
+    codes: tuple[str, ...] = attrs.field(default=(), repr=False)
     headers: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
     max_response_bytes: int | None = None
 
@@ -147,7 +148,9 @@ def handle(
     the tokens of the exchange are; the endpoint's passwords by the rule for passwords.
     """
     hidden = Secrets(
-        tokens=(sent_token, endpoint.target_token, *endpoint.tokens, *secrets),
+        # Codes are redacted as tokens are (wherever they appear): the password rule would
+        # never redact a 6-digit code.
+        tokens=(sent_token, endpoint.target_token, *endpoint.tokens, *endpoint.codes, *secrets),
         passwords=endpoint.passwords,
     )
     status = response.status
@@ -244,7 +247,7 @@ def _json(body: Any) -> bytes:
         ) from None
 
 
-def _access_token(value: object) -> str:
+def _access_token(value: object, method: str = "get_auth_grant") -> str:
     """A bare access token, or the one in the ``access_token`` of a redirect URL."""
     text = _text("access_token", value).strip() if value is not None else ""
     if "://" in text or text.startswith(("?", "#")) or "access_token=" in text:
@@ -257,7 +260,7 @@ def _access_token(value: object) -> str:
     if not text:
         raise InvalidArgumentError(
             "missing_access_token",
-            "get_auth_grant needs an access token or a redirect URL carrying access_token",
+            f"{method} needs an access token or a redirect URL carrying access_token",
         )
     return text
 
@@ -337,6 +340,85 @@ def get_user_from_db() -> Endpoint:
 def get_auth_grant(access_token: str | None = None) -> Endpoint:
     token = _access_token(access_token)
     return attrs.evolve(_get("/grant", key=token), tokens=(token,))
+
+
+def _phone_and_code(path: str, phone: object, code: object, *, code_first: bool) -> Endpoint:
+    """A POST whose query carries a phone number and a one-time code, in the order the
+    official client sends them."""
+    number = _required("phone", phone)
+    secret = _required("code", code)
+    query = {"code": secret, "phone": number} if code_first else {"phone": number, "code": secret}
+    return attrs.evolve(_post(path, **query), codes=(secret,))
+
+
+def _password_body(path: str, **fields: object) -> Endpoint:
+    """A POST whose JSON body is ``fields``; the ones ending in ``Password`` are passwords."""
+    body = {key: _required(_snake(key), value) for key, value in fields.items()}
+    passwords = tuple(v for k, v in body.items() if k.endswith("Password"))
+    return attrs.evolve(_post(path, body), passwords=passwords)
+
+
+def _snake(wire_name: str) -> str:
+    return re.sub(r"[A-Z]", lambda m: "_" + m.group().lower(), wire_name)
+
+
+def sign_in_with_code(phone: str, code: str) -> Endpoint:
+    return _phone_and_code("/signin-code", phone, code, code_first=True)
+
+
+def change_password(new_password: str, old_password: str) -> Endpoint:
+    return _password_body("/change-pwd", newPassword=new_password, oldPassword=old_password)
+
+
+def change_email(current_password: str, new_email: str) -> Endpoint:
+    return _password_body("/change-email", currentPassword=current_password, newEmail=new_email)
+
+
+def change_phone(current_password: str, new_phone: str) -> Endpoint:
+    return _password_body("/change-phone", currentPassword=current_password, newPhone=new_phone)
+
+
+def verify_phone(phone: str, code: str) -> Endpoint:
+    return _phone_and_code("/verify-phone", phone, code, code_first=True)
+
+
+def resend_verification_email(email: str) -> Endpoint:
+    return _post("/resend", email=_required("email", email))
+
+
+def resend_verification_code(phone: str) -> Endpoint:
+    return _post("/resend-code", phone=_required("phone", phone))
+
+
+def send_magic_link_email(email: str) -> Endpoint:
+    return _post("/send-magic", email=_required("email", email))
+
+
+def send_reset_pwd_email(email: str) -> Endpoint:
+    return _post("/send-reset", email=_required("email", email))
+
+
+def send_reset_pwd_code(phone: str) -> Endpoint:
+    # The Dart client posts this to /send-reset (protocol.md §6): the path is /send-reset-code.
+    return _post("/send-reset-code", phone=_required("phone", phone))
+
+
+def send_sign_in_code(phone: str) -> Endpoint:
+    return _post("/send-code", phone=_required("phone", phone))
+
+
+def reset_pwd_with_token(access_token: str, new_password: str) -> Endpoint:
+    # Unlike get_auth_grant's, this token is not optional: None is a wrong type.
+    token = _access_token(_text("access_token", access_token), "reset_pwd_with_token")
+    password = _required("new_password", new_password)
+    endpoint = _post("/reset-pwd", {"newPassword": password}, key=token)
+    return attrs.evolve(endpoint, tokens=(token,), passwords=(password,))
+
+
+def reset_pwd_with_code(phone: str, code: str, new_password: str) -> Endpoint:
+    query = _phone_and_code("/reset-pwd-code", phone, code, code_first=False)
+    password = _required("new_password", new_password)
+    return attrs.evolve(query, body=_json({"newPassword": password}), passwords=(password,))
 
 
 _PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -476,6 +558,164 @@ OPERATIONS: tuple[Operation[Any], ...] = (
         get_auth_grant,
         _parse_as(AuthGrant),
         Effect.ESTABLISH,
+    ),
+    Operation(
+        "sign_in_with_code",
+        "signInWithCode",
+        """Sign in with a phone number and the code ``send_sign_in_code`` sent to it by SMS;
+        the new session is stored and used from now on.
+
+        A wrong, used or expired code raises :class:`agnost.InvalidCodeError`.""",
+        _GRANT,
+        sign_in_with_code,
+        _parse_as(AuthGrant),
+        Effect.ESTABLISH,
+    ),
+    Operation(
+        "change_password",
+        "changePassword",
+        """Change the signed-in user's password; ``old_password`` is the current one.
+
+        Needs a session. The current session stays stored and used.""",
+        "None",
+        change_password,
+        None,
+        Effect.NONE,
+    ),
+    Operation(
+        "change_email",
+        "changeEmail",
+        """Change the signed-in user's email address, and return the updated user.
+
+        Needs a session and the current password. When email confirmation is on, the new
+        address is confirmed through a message sent to it. The stored user is not refreshed
+        (as with ``get_user_from_db``): pass the result to ``set_user`` to store it.""",
+        "User",
+        change_email,
+        _parse_as(User),
+        Effect.NONE,
+    ),
+    Operation(
+        "change_phone",
+        "changePhone",
+        """Change the signed-in user's phone number, and return the updated user.
+
+        Needs a session and the current password. When phone confirmation is on, the new
+        number is confirmed with a code sent to it. The stored user is not refreshed
+        (as with ``get_user_from_db``): pass the result to ``set_user`` to store it.""",
+        "User",
+        change_phone,
+        _parse_as(User),
+        Effect.NONE,
+    ),
+    Operation(
+        "verify_phone",
+        "verifyPhone",
+        """Confirm a phone number with the code sent to it by SMS (on sign-up by phone, or
+        by ``resend_verification_code``).
+
+        When the app signs users in on verification, the returned ``session`` is stored and
+        used from now on; otherwise it is ``None`` and nothing is stored. A wrong, used or
+        expired code raises :class:`agnost.InvalidCodeError`.""",
+        _SIGN_UP,
+        verify_phone,
+        _parse_as(SignUpResult),
+        Effect.ESTABLISH,
+    ),
+    Operation(
+        "resend_verification_email",
+        "resendVerificationEmail",
+        """Send the email confirmation message again to ``email``.
+
+        The server answers the same whether or not an account has this address.""",
+        "None",
+        resend_verification_email,
+        None,
+        Effect.NONE,
+    ),
+    Operation(
+        "resend_verification_code",
+        "resendVerificationCode",
+        """Send a new phone confirmation code by SMS to ``phone``.
+
+        The server answers the same whether or not an account has this number.""",
+        "None",
+        resend_verification_code,
+        None,
+        Effect.NONE,
+    ),
+    Operation(
+        "send_magic_link_email",
+        "sendMagicLinkEmail",
+        """Send a sign-in link to ``email``; the link ends in a redirect carrying
+        ``access_token``, which ``get_auth_grant`` exchanges for a session.
+
+        The server answers the same whether or not an account has this address.""",
+        "None",
+        send_magic_link_email,
+        None,
+        Effect.NONE,
+    ),
+    Operation(
+        "send_reset_pwd_email",
+        "sendResetPwdEmail",
+        """Send a password reset link to ``email``; its ``access_token`` goes to
+        ``reset_pwd_with_token``.
+
+        The server answers the same whether or not an account has this address.""",
+        "None",
+        send_reset_pwd_email,
+        None,
+        Effect.NONE,
+    ),
+    Operation(
+        "send_reset_pwd_code",
+        "sendResetPwdCode",
+        """Send a password reset code by SMS to ``phone``; the code goes to
+        ``reset_pwd_with_code``.
+
+        The server answers the same whether or not an account has this number.""",
+        "None",
+        send_reset_pwd_code,
+        None,
+        Effect.NONE,
+    ),
+    Operation(
+        "send_sign_in_code",
+        "sendSignInCode",
+        """Send a sign-in code by SMS to ``phone``; the code goes to ``sign_in_with_code``.
+
+        The server answers the same whether or not an account has this number.""",
+        "None",
+        send_sign_in_code,
+        None,
+        Effect.NONE,
+    ),
+    Operation(
+        "reset_pwd_with_token",
+        "resetPwdWithToken",
+        """Set a new password with the access token of a password reset link.
+
+        ``access_token`` is the token itself, or the whole link (or the URL it redirected
+        to) whose ``access_token`` query is used. Nothing is stored: sign in with the new
+        password afterwards. A wrong, used or expired token raises
+        :class:`agnost.AccessTokenError`.""",
+        "None",
+        reset_pwd_with_token,
+        None,
+        Effect.NONE,
+    ),
+    Operation(
+        "reset_pwd_with_code",
+        "resetPwdWithCode",
+        """Set a new password with the code ``send_reset_pwd_code`` sent to ``phone``.
+
+        Nothing is stored: sign in with the new password afterwards. A wrong, used or
+        expired code raises :class:`agnost.InvalidCodeError`.""",
+        "None",
+        reset_pwd_with_code,
+        None,
+        Effect.NONE,
     ),
 )
 

@@ -258,6 +258,19 @@ def test_operations_table_matches_protocol_effects() -> None:
         "get_all_sessions": operations.Effect.NONE,
         "get_user_from_db": operations.Effect.NONE,
         "get_auth_grant": operations.Effect.ESTABLISH,
+        "sign_in_with_code": operations.Effect.ESTABLISH,
+        "change_password": operations.Effect.NONE,
+        "change_email": operations.Effect.NONE,
+        "change_phone": operations.Effect.NONE,
+        "verify_phone": operations.Effect.ESTABLISH,
+        "resend_verification_email": operations.Effect.NONE,
+        "resend_verification_code": operations.Effect.NONE,
+        "send_magic_link_email": operations.Effect.NONE,
+        "send_reset_pwd_email": operations.Effect.NONE,
+        "send_reset_pwd_code": operations.Effect.NONE,
+        "send_sign_in_code": operations.Effect.NONE,
+        "reset_pwd_with_token": operations.Effect.NONE,
+        "reset_pwd_with_code": operations.Effect.NONE,
     }
 
 
