@@ -11,6 +11,10 @@
 //                                        endpoint.get and endpoint.post with that session
 //   endpoint-refused {token, path}       endpoint.get without a session, then with {token};
 //                                        prints each answer and the session left after it
+//   auth-calls {token, apiKey, calls: [[method, ...args], ...]}
+//                                        calls each client.auth method in turn (with the
+//                                        session {token}, if given); prints, for each, its
+//                                        result and the session and user stored after it
 //
 // Prints one JSON document on stdout; exits non-zero when an assertion fails. `altogic` is
 // found through NODE_PATH (the test installs it into a cache directory).
@@ -175,6 +179,20 @@ async function endpointRefused() {
   return { missing, invalid, sessionAfter, next };
 }
 
+async function authCalls() {
+  const { token, apiKey, calls } = argument;
+  const options = { localStorage: memoryStorage() };
+  if (apiKey) options.apiKey = apiKey;
+  const client = createClient(baseUrl, clientKey, options);
+  if (token) client.auth.setSession({ token });
+  const results = [];
+  for (const [name, ...args] of calls) {
+    const result = await client.auth[name](...args);
+    results.push({ result, session: client.auth.getSession(), user: client.auth.getUser() });
+  }
+  return results;
+}
+
 const commands = {
   flow,
   "sign-in": signIn,
@@ -182,6 +200,7 @@ const commands = {
   "sign-out-others": signOutOthers,
   "endpoint-calls": endpointCalls,
   "endpoint-refused": endpointRefused,
+  "auth-calls": authCalls,
 };
 
 commands[command]().then(
