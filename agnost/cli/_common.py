@@ -26,6 +26,7 @@ import argparse
 import getpass
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -183,13 +184,7 @@ def read_password(args: argparse.Namespace, stdin: TextIO, *, confirm: bool = Fa
     if args.password_stdin:
         password = stdin.readline().rstrip("\r\n")
     elif stdin.isatty():
-        for _ in range(PASSWORD_TRIES):
-            password = _prompt("Password: ")
-            if not confirm or not password or _prompt("Password again: ") == password:
-                break
-            print("agnost: the passwords do not match; type them again", file=sys.stderr)
-        else:
-            raise UsageError(f"the passwords did not match, {PASSWORD_TRIES} times")
+        password = prompt_secret("Password", confirm=confirm)
     else:
         raise UsageError("no password: type it at the prompt, or pipe it with --password-stdin")
     if not password:
@@ -197,12 +192,124 @@ def read_password(args: argparse.Namespace, stdin: TextIO, *, confirm: bool = Fa
     return password
 
 
-def _prompt(prompt: str) -> str:
+def read_current_password(args: argparse.Namespace, stdin: TextIO) -> str:
+    """The user's current password, which a change of credentials needs: the first line of
+    stdin with ``--password-stdin``, else typed at a ``Current password:`` prompt."""
+    if args.password_stdin:
+        password = stdin.readline().rstrip("\r\n")
+    elif stdin.isatty():
+        password = prompt_secret("Current password")
+    else:
+        raise UsageError(
+            "no current password: type it at the prompt, or pipe it with --password-stdin"
+        )
+    if not password:
+        raise UsageError("the current password is empty")
+    return password
+
+
+def read_new_password(args: argparse.Namespace, stdin: TextIO, *, after: str | None) -> str:
+    """A new password: the first line of stdin with ``--password-stdin``; else, when the
+    command read ``after`` (the code, the link) from a piped stdin, its next line; else asked
+    twice at a ``New password:`` prompt on a terminal, so a typo cannot lock the user out."""
+    if getattr(args, "password_stdin", False) or (after is not None and not stdin.isatty()):
+        password = stdin.readline().rstrip("\r\n")
+        if not password:
+            where = "its first line" if after is None else f"the line after {after}"
+            raise UsageError(f"stdin gave no new password ({where})")
+    elif stdin.isatty():
+        password = prompt_secret("New password", confirm=True)
+        if not password:
+            raise UsageError("the new password is empty")
+    else:
+        raise UsageError(
+            "no new password: type it at the prompt (twice), or pipe it with --password-stdin"
+        )
+    return password
+
+
+def read_code(args: argparse.Namespace, stdin: TextIO) -> str:
+    """A one-time code (from an SMS): the first line of stdin with ``--code-stdin``, else
+    typed at a ``Code:`` prompt, not echoed. It is never printed."""
+    if args.code_stdin:
+        code = stdin.readline().strip()
+    elif stdin.isatty():
+        code = prompt_secret("Code", noun="code").strip()
+    else:
+        raise UsageError("no code: type it at the prompt, or pipe it with --code-stdin")
+    if not code:
+        raise UsageError("the code is empty")
+    return code
+
+
+def can_read_code(args: argparse.Namespace, stdin: TextIO) -> None:
+    """Refuse, before a code is sent, a command that could not then read it."""
+    if not args.code_stdin and not stdin.isatty():
+        raise UsageError(
+            "no terminal to type the code at: pass --send-only to send it, then give it with"
+            " --code-stdin"
+        )
+
+
+def read_token(value: str, stdin: TextIO, what: str) -> str:
+    """A token or link given as ``value``; ``-`` reads it from stdin (at a prompt that does
+    not echo it, on a terminal)."""
+    if value != "-":
+        return value
+    token = prompt_secret(what, noun=what.lower()) if stdin.isatty() else stdin.readline()
+    token = token.strip()
+    if not token:
+        raise UsageError(f"-: stdin gave no {what.lower()}")
+    return token
+
+
+def refuse_stray_arguments(args: argparse.Namespace) -> None:
+    """Refuse the extra words a command that reads secrets was given, without repeating them:
+    they could be the code or password (argparse would echo them)."""
+    stray = getattr(args, "stray", None)
+    if stray:
+        raise UsageError(
+            f"unexpected argument{'s' if len(stray) > 1 else ''} (not shown: codes and"
+            " passwords are never taken from the command line; type them at the prompt, or"
+            " pipe them)"
+        )
+
+
+def stray_arguments(parser: argparse.ArgumentParser) -> None:
+    """Collect the extra words of ``parser``'s command, for :func:`refuse_stray_arguments`."""
+    parser.add_argument("stray", nargs="*", help=argparse.SUPPRESS)
+
+
+def code_options(sub: argparse.ArgumentParser, code_stdin_help: str) -> None:
+    """``--send-only`` and ``--code-stdin`` of a command that sends a code, then reads it
+    (and the extra words it refuses)."""
+    how = sub.add_mutually_exclusive_group()
+    how.add_argument(
+        "--send-only",
+        action="store_true",
+        help="only send the code (for a script: give it later with --code-stdin)",
+    )
+    how.add_argument("--code-stdin", action="store_true", help=code_stdin_help)
+    stray_arguments(sub)
+
+
+def prompt_secret(label: str, *, confirm: bool = False, noun: str = "password") -> str:
+    """Ask for a secret at a prompt that does not echo it (``label: ``); ``confirm`` asks
+    twice, and again on a mismatch, at most :data:`PASSWORD_TRIES` times."""
+    for _ in range(PASSWORD_TRIES):
+        value = _prompt(f"{label}: ", noun)
+        if not confirm or not value or _prompt(f"{label} again: ", noun) == value:
+            return value
+        print(f"agnost: the {noun}s do not match; type them again", file=sys.stderr)
+    raise UsageError(f"the {noun}s did not match, {PASSWORD_TRIES} times")
+
+
+def _prompt(prompt: str, noun: str = "password") -> str:
     try:
         return getpass.getpass(prompt)
     except EOFError:  # Ctrl-D at the prompt
         print(file=sys.stderr)
-        raise UsageError("no password given") from None
+        raise UsageError(f"no {noun} given") from None
     except KeyboardInterrupt:
         # The cursor is still after the prompt: end its line before "agnost: interrupted".
         print(file=sys.stderr)
@@ -217,9 +324,10 @@ def with_client(handler: Callable[..., int]) -> Callable[[argparse.Namespace], i
             )
         from ..client import create_client
 
-        api_key = read_secret(
-            args.api_key, "AGNOST_API_KEY", "--api-key", sys.stdin, _stdin_users(args)
-        )
+        readers = _stdin_users(args)
+        if len(readers) > 1:
+            raise UsageError(f"{readers[0]} and {readers[1]} cannot both read stdin")
+        api_key = read_secret(args.api_key, "AGNOST_API_KEY", "--api-key", sys.stdin, readers)
         with create_client(args.env_url, args.client_key, api_key=api_key) as client:
             return handler(client, args, Printer(args, sys.stdout), sys.stdin)
 
@@ -230,6 +338,8 @@ def _stdin_users(args: argparse.Namespace) -> list[str]:
     """The options of this command that read stdin (at most one may)."""
     readers = {
         "--password-stdin": getattr(args, "password_stdin", False),
+        "--code-stdin": getattr(args, "code_stdin", False),
+        "--link -": getattr(args, "link", None) == "-",
         "--input -": getattr(args, "input", None) == "-",
         "'-' (a token from stdin)": "-"
         in (getattr(args, "token", None), getattr(args, "token_or_url", None)),
@@ -315,6 +425,23 @@ class Printer:
         return EXIT_OK
 
 
+def sent_output(
+    printer: Printer, what: str, to: dict[str, str], then: str, *, who: str = "an account"
+) -> int:
+    """The answer of a command that only asked the server to send ``what`` (a code, a link)
+    to ``to``'s address; the server answers the same whether or not ``who`` has it, so this
+    says no more. ``then`` says how to go on."""
+    address = next(iter(to.values()))
+    return printer.emit(
+        {"sent": True, **to},
+        [
+            f"{what} was sent to {address}, if {who} has it (the server answers the same"
+            " either way)",
+            then,
+        ],
+    )
+
+
 def describe_user(user: User | None) -> str:
     if user is None:
         return "no user"
@@ -336,20 +463,34 @@ def grant_output(printer: Printer, what: str, user: User, session: Session | Non
     )
 
 
-def refuse_password_arguments(argv: Sequence[str]) -> str | None:
-    """An error message if ``argv`` tries to pass a password, which must never be on it.
+#: Options that would carry a password (``--password``, ``--new-password``, ``--old-pwd``, ...)
+#: or a one-time code (``--code``, ``--sms-code``, ``--otp``, ...): none exists, and each is
+#: refused before parsing, whatever follows it.
+_PASSWORD_OPTION = re.compile(r"-p|--(?:[a-z_]+[-_])*(?:pass|passwd|password|pwd)", re.I)
+_CODE_OPTION = re.compile(r"--(?:[a-z_]+[-_])*(?:code|otp|pin)", re.I)
 
-    Checked before parsing, so the password is not echoed back by an argparse error either.
+
+def refuse_password_arguments(argv: Sequence[str]) -> str | None:
+    """An error message if ``argv`` tries to pass a password or a one-time code, which must
+    never be on it.
+
+    Checked before parsing, so the secret is not echoed back by an argparse error either.
     """
     for arg in argv:
         if arg == "--":
             break
         named = arg.split("=", 1)[0]
-        if named in ("-p", "--pass", "--passwd", "--password"):
+        if _PASSWORD_OPTION.fullmatch(named):
             return (
                 "passwords are never taken from the command line (they would show in shell"
                 " history and process lists): type it at the prompt, or pipe it with"
                 " --password-stdin"
+            )
+        if _CODE_OPTION.fullmatch(named):
+            return (
+                "codes are never taken from the command line (they would show in shell"
+                " history and process lists): type it at the prompt, or pipe it with"
+                " --code-stdin"
             )
     return None
 

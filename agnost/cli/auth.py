@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from . import sessions, signin
+from . import account, recovery, sessions, signin, verification
 from ._common import (
     EXIT_CODES_HELP,
     environment_options,
@@ -21,8 +21,12 @@ def add_auth(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "auth",
         allow_abbrev=False,
-        help="sign up, sign in and manage sessions, sharing the stored session with Python",
-        description="Everyday session management. The session is stored where the library"
+        help="sign up, sign in, recover and change credentials, manage sessions, sharing the"
+        " stored session with Python",
+        description="Everyday session management: signing up and in (with a password, an SMS"
+        " code, a magic link or an OAuth provider), confirming a phone, resetting a forgotten"
+        " password, changing credentials, sessions. Passwords and codes are typed at prompts"
+        " or piped, never given as arguments. The session is stored where the library"
         " stores it, so `agnost auth sign-in` and a Python script share one session.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -43,5 +47,5 @@ def add_auth(subparsers: Any) -> None:
         sub.set_defaults(handler=guarded(with_client(handler)))
         return sub
 
-    for family in (signin, sessions):
+    for family in (signin, verification, recovery, account, sessions):
         family.register(command)

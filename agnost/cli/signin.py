@@ -1,16 +1,27 @@
-"""Signing up and in: ``auth sign-up``, ``auth sign-in``, ``auth grant``, ``auth provider``."""
+"""Signing up and in: ``auth sign-up``, ``auth sign-in``, ``auth sign-in-code`` (a code sent by
+SMS), ``auth magic-link`` (a link sent by email, exchanged by ``auth grant``), ``auth grant``,
+``auth provider``."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import webbrowser
 from typing import Any, TextIO
 
 from ._common import (
     Command,
     Printer,
+    can_read_code,
+    code_options,
+    describe_user,
     grant_output,
+    read_code,
     read_password,
+    read_token,
+    refuse_stray_arguments,
+    sent_output,
 )
 
 
@@ -20,7 +31,21 @@ def _sign_up(client: Any, args: argparse.Namespace, printer: Printer, stdin: Tex
         result = client.auth.sign_up_with_email(args.email, password, args.name)
     else:
         result = client.auth.sign_up_with_phone(args.phone, password, args.name)
+        if result.session is None:
+            return _pending_phone(printer, args.phone, result.user)
     return grant_output(printer, "signed up", result.user, result.session)
+
+
+def _pending_phone(printer: Printer, phone: str, user: Any) -> int:
+    """Sign-up by phone with confirmation on: a code was sent to the phone."""
+    return printer.emit(
+        {"user": printer.user(user), "session": None},
+        [
+            f"signed up: {describe_user(user)}",
+            "no session: a code was sent to the phone; confirm it with"
+            f" `agnost auth verify-phone --phone {phone}`",
+        ],
+    )
 
 
 def _sign_in(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextIO) -> int:
@@ -33,9 +58,39 @@ def _sign_in(client: Any, args: argparse.Namespace, printer: Printer, stdin: Tex
 
 
 def _grant(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextIO) -> int:
-    token = stdin.readline().strip() if args.token_or_url == "-" else args.token_or_url
+    token = read_token(args.token_or_url, stdin, "Access token or link")
     grant = client.auth.get_auth_grant(token)
     return grant_output(printer, "signed in", grant.user, grant.session)
+
+
+def _sign_in_code(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextIO) -> int:
+    refuse_stray_arguments(args)
+    if not args.code_stdin:
+        if not args.send_only:
+            can_read_code(args, stdin)
+        client.auth.send_sign_in_code(args.phone)
+        if args.send_only:
+            return sent_output(
+                printer,
+                "a sign-in code",
+                {"phone": args.phone},
+                "give it with `agnost auth sign-in-code --phone"
+                f" {shlex.quote(args.phone)} --code-stdin`",
+            )
+        print(f"a sign-in code was sent to {args.phone}, if an account has it", file=sys.stderr)
+    code = read_code(args, stdin)
+    grant = client.auth.sign_in_with_code(args.phone, code)
+    return grant_output(printer, "signed in", grant.user, grant.session)
+
+
+def _magic_link(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextIO) -> int:
+    client.auth.send_magic_link_email(args.email)
+    return sent_output(
+        printer,
+        "a sign-in link",
+        {"email": args.email},
+        "open it, or sign in here with `agnost auth grant -` and paste the link",
+    )
 
 
 def _provider(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextIO) -> int:
@@ -63,12 +118,30 @@ def register(command: Command) -> None:
         )
         if name == "sign-up":
             sub.add_argument("--name", help="the user's name")
-    sub = command("grant", "exchange an access token (or a redirect URL) for a session", _grant)
+    sub = command(
+        "sign-in-code",
+        "sign in with a code sent by SMS: send it, then type it at the prompt (not echoed)",
+        _sign_in_code,
+    )
+    sub.add_argument("--phone", required=True, help="the user's phone number")
+    code_options(sub, "send nothing: read the code sent earlier from the first line of stdin")
+    sub = command(
+        "magic-link",
+        "email a sign-in link; open it, or exchange it here with `agnost auth grant -`",
+        _magic_link,
+    )
+    sub.add_argument("--email", required=True, help="the user's email address")
+    sub = command(
+        "grant",
+        "exchange an access token (or a redirect URL, or a magic link) for a session",
+        _grant,
+    )
     sub.add_argument(
         "token_or_url",
         metavar="TOKEN_OR_REDIRECT_URL",
-        help="the access token or the redirect URL carrying it ('-': read from stdin, which"
-        " keeps it out of shell history and process lists)",
+        help="the access token or the link carrying it ('-': read from stdin, or at a prompt"
+        " that does not echo it on a terminal, which keeps it out of shell history and"
+        " process lists)",
     )
     sub = command("provider", "print the URL that starts an OAuth sign-in", _provider)
     sub.add_argument("name", choices=PROVIDERS, metavar="PROVIDER", help=", ".join(PROVIDERS))
