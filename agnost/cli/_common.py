@@ -324,6 +324,7 @@ def with_client(handler: Callable[..., int]) -> Callable[[argparse.Namespace], i
             )
         from ..client import create_client
 
+        refuse_stray_arguments(args)
         readers = _stdin_users(args)
         if len(readers) > 1:
             raise UsageError(f"{readers[0]} and {readers[1]} cannot both read stdin")

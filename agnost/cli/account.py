@@ -13,7 +13,6 @@ from ._common import (
     describe_user,
     read_current_password,
     read_new_password,
-    refuse_stray_arguments,
     signed_in,
     stray_arguments,
 )
@@ -22,7 +21,6 @@ from ._common import (
 def _change_password(
     client: Any, args: argparse.Namespace, printer: Printer, stdin: TextIO
 ) -> int:
-    refuse_stray_arguments(args)
     current = read_current_password(args, stdin)
     piped = args.password_stdin
     new_password = read_new_password(args, stdin, after="the current password" if piped else None)
@@ -31,14 +29,12 @@ def _change_password(
 
 
 def _change_email(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextIO) -> int:
-    refuse_stray_arguments(args)
     current = read_current_password(args, stdin)
     user = client.auth.change_email(current, args.new_email)
     return _changed(client, printer, "email", user, args.new_email, user.email)
 
 
 def _change_phone(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextIO) -> int:
-    refuse_stray_arguments(args)
     current = read_current_password(args, stdin)
     user = client.auth.change_phone(current, args.new_phone)
     return _changed(client, printer, "phone", user, args.new_phone, user.phone)

@@ -18,13 +18,11 @@ from ._common import (
     read_code,
     read_new_password,
     read_token,
-    refuse_stray_arguments,
     sent_output,
 )
 
 
 def _reset_password(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextIO) -> int:
-    refuse_stray_arguments(args)
     if args.phone is None and (args.send_only or args.code_stdin):
         raise UsageError("--send-only and --code-stdin go with --phone")
     if args.password_stdin and args.link is None:

@@ -20,7 +20,6 @@ from ._common import (
     read_code,
     read_password,
     read_token,
-    refuse_stray_arguments,
     sent_output,
 )
 
@@ -64,7 +63,6 @@ def _grant(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextI
 
 
 def _sign_in_code(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextIO) -> int:
-    refuse_stray_arguments(args)
     if not args.code_stdin:
         if not args.send_only:
             can_read_code(args, stdin)

@@ -12,7 +12,6 @@ from ._common import (
     Printer,
     describe_user,
     read_code,
-    refuse_stray_arguments,
     sent_output,
     stray_arguments,
     token_line,
@@ -20,7 +19,6 @@ from ._common import (
 
 
 def _verify_phone(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextIO) -> int:
-    refuse_stray_arguments(args)
     code = read_code(args, stdin)
     result = client.auth.verify_phone(args.phone, code)
     lines = [f"phone verified: {describe_user(result.user)}"]
