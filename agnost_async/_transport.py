@@ -42,6 +42,38 @@ class AiohttpTransport:
         # The environment's proxy for each (scheme, host), read once: scanning os.environ
         # on every request cost more than the rest of agnost's work on a call.
         self._proxies: dict[tuple[str, str | None], str | None] = {}
+        # Each URL's yarl form and the options of its requests, made once: a client calls
+        # the same few URLs again and again.
+        self._targets: dict[tuple[str, bool], tuple[yarl.URL, dict[str, Any]]] = {}
+
+    def _target(self, url: str, bare_post: bool) -> tuple[yarl.URL, dict[str, Any]]:
+        """``url`` as yarl takes it, already percent-encoded by the core (yarl must not
+        re-encode it, so both flavours put the same bytes on the wire), and the options
+        of a request to it (``bare_post``: a POST, PUT or PATCH without a body)."""
+        key = (url, bare_post)
+        found = self._targets.get(key)
+        if found is not None:
+            return found
+        parsed = yarl.URL(url, encoded=True)
+        options: dict[str, Any] = {"allow_redirects": False}
+        if self._owns_session:
+            # The agnost identity, limits and header policy are the owned session's defaults.
+            where = (parsed.scheme, parsed.host)
+            if where not in self._proxies:
+                self._proxies[where] = _env_proxy(parsed)
+            if self._proxies[where] is not None:
+                options["proxy"] = self._proxies[where]
+        else:
+            options.update(timeout=self._timeout, **_HEAD_LIMITS)
+        if bare_post:
+            # aiohttp would add "Content-Type: application/octet-stream" to a POST with no
+            # body; the core sets Content-Type itself whenever there is a body. (Asked on
+            # every request, the skip costs aiohttp a header dict: only where it matters.)
+            options["skip_auto_headers"] = _SKIP_AUTO_HEADERS
+        if len(self._targets) >= _TARGETS:
+            self._targets.clear()
+        self._targets[key] = found = (parsed, options)
+        return found
 
     async def send(self, request: Request) -> Response:
         """Send ``request`` and return the complete answer, or raise a ``TransportError``."""
@@ -51,28 +83,17 @@ class AiohttpTransport:
             session = await self._open_session(loop)
         # A session of the caller's gets the agnost identity and limits on each request; an
         # owned one has them as its defaults, which aiohttp applies at less cost.
-        url = yarl.URL(request.url, encoded=True)
-        if self._owns_session:
-            where = (url.scheme, url.host)
-            if where not in self._proxies:
-                self._proxies[where] = _env_proxy(url)
-            headers, options = request.headers, {"proxy": self._proxies[where], **_HEAD_LIMITS}
-        else:
-            headers = {"User-Agent": _USER_AGENT, **request.headers}
-            options = {"timeout": self._timeout, **_HEAD_LIMITS}
+        url, options = self._target(
+            request.url, request.body is None and request.method in _POST_METHODS
+        )
+        headers = (
+            request.headers
+            if self._owns_session
+            else {"User-Agent": _USER_AGENT, **request.headers}
+        )
         try:
             async with session.request(
-                request.method,
-                # Already percent-encoded by the core: yarl must not re-encode it, so both
-                # flavours put the same bytes on the wire.
-                url,
-                data=request.body,
-                headers=headers,
-                # aiohttp would add "Content-Type: application/octet-stream" to a POST with
-                # no body; the core sets Content-Type itself whenever there is a body.
-                skip_auto_headers=_SKIP_AUTO_HEADERS if request.body is None else None,
-                allow_redirects=False,
-                **options,
+                request.method, url, data=request.body, headers=headers, **options
             ) as answer:
                 if answer.status < 100:  # http.client refuses it, as agnost does
                     raise aiohttp.ClientResponseError(
@@ -126,6 +147,7 @@ class AiohttpTransport:
             cookie_jar=aiohttp.DummyCookieJar(),
             headers={"User-Agent": _USER_AGENT},
             timeout=self._timeout,
+            **_HEAD_LIMITS,
         )
         closer = _closed_at_loop_end(session)
         await closer.__anext__()  # now the loop knows it, and closes it at shutdown
@@ -172,6 +194,11 @@ def _env_proxy(url: yarl.URL) -> str | None:
 
 
 _SKIP_AUTO_HEADERS = ("Content-Type",)
+#: The methods aiohttp gives a default Content-Type.
+_POST_METHODS = frozenset(aiohttp.ClientRequest.POST_METHODS)
+#: The most URLs a transport keeps parsed (a client's calls name a few; the app's endpoints
+#: with queries may name many).
+_TARGETS = 256
 #: The limits of an answer's head that http.client has in the blocking flavour, so that both
 #: refuse the same answers.
 _HEAD_LIMITS: dict[str, Any] = {

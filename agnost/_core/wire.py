@@ -9,6 +9,7 @@ strict (a number where a string belongs is an error, not ``str(number)``).
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -51,7 +52,18 @@ _RFC3339 = re.compile(
 )
 
 
+#: The exact form Agnost servers send (UTC, milliseconds, ``Z``): parsed without the general
+#: pattern's groups. Anything else takes the general path, which is as strict.
+_SERVER_FORM = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
+_from_iso = datetime.fromisoformat
+
+
 def _structure_datetime(value: Any, _: type[datetime]) -> datetime:
+    if value.__class__ is str and _SERVER_FORM.fullmatch(value) is not None:
+        try:
+            return _from_iso(value[:23] + "+00:00")
+        except ValueError:
+            raise ValueError("not a valid date and time") from None
     if not isinstance(value, str):
         raise TypeError(f"expected an RFC 3339 timestamp, got {type(value).__name__}")
     match = _RFC3339.fullmatch(value)
@@ -59,7 +71,11 @@ def _structure_datetime(value: Any, _: type[datetime]) -> datetime:
         raise ValueError("not an RFC 3339 timestamp with a time zone")
     fraction = (match["fraction"] or "")[:6].ljust(6, "0")  # microseconds, as Python keeps
     zone = "+00:00" if match["zone"] in ("Z", "z") else match["zone"]
-    return datetime.fromisoformat(f"{match['date']}T{match['time']}.{fraction}{zone}")
+    try:
+        return _from_iso(f"{match['date']}T{match['time']}.{fraction}{zone}")
+    except ValueError:
+        # Python's message quotes the value: the error names the problem only.
+        raise ValueError("not a valid date and time") from None
 
 
 def _unstructure_datetime(value: datetime) -> str:
@@ -110,7 +126,7 @@ def _fast_structure_fn(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any,
     """
     lines = [
         "def structure(data, _):",
-        "    if not isinstance(data, Mapping):",
+        "    if data.__class__ is not dict and not isinstance(data, Mapping):",
         f"        raise TypeError('expected a JSON object for {cls.__name__}')",
     ]
     names: dict[str, Any] = {"Mapping": Mapping, "cls": cls, "NOTHING": attrs.NOTHING}
@@ -139,8 +155,38 @@ def _fast_structure_fn(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any,
             # Nested models, timestamps and key lists: a cattrs-style hook (value, type).
             names[f"h_{field.name}"] = conv.get_structure_hook(kind)
             names[f"k_{field.name}"] = kind
-            call = f"{var} = h_{field.name}({var}, k_{field.name})"
-            convert = [f"if {var} is not None:", f"    {call}"] if optional is not None else [call]
+            call = [f"{var} = h_{field.name}({var}, k_{field.name})"]
+            if kind is datetime:
+                # The server's own form inline; anything else (a refusal too) by the hook.
+                names["server_form"] = _SERVER_FORM.fullmatch
+                names["from_iso"] = _from_iso
+                call = [
+                    f"if {var}.__class__ is str and server_form({var}) is not None:",
+                    "    try:",
+                    f"        {var} = from_iso({var}[:23] + '+00:00')",
+                    "    except ValueError:",
+                    f"        {call[0]}",
+                    "else:",
+                    f"    {call[0]}",
+                ]
+            elif kind == tuple[str, ...]:
+                # No keys at all, the usual case, inline.
+                call = [
+                    f"if {var}.__class__ is list and not {var}:",
+                    f"    {var} = ()",
+                    "else:",
+                    f"    {call[0]}",
+                ]
+            convert = (
+                [f"if {var} is not None:", *(f"    {line}" for line in call)]
+                if optional is not None
+                else call
+            )
+        if field.default is None and optional is not None:
+            # Missing or null: None either way.
+            lines.append(f"    {var} = data.get({wire!r})")
+            lines += [f"    {line}" for line in convert]
+            continue
         if field.default is attrs.NOTHING:
             lines.append(f"    {var} = data[{wire!r}]")
             lines += [f"    {line}" for line in convert]
@@ -163,15 +209,26 @@ def _fast_structure_fn(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any,
         ]
     names["known"] = frozenset(known)
     names["new"] = object.__new__
-    names["set"] = object.__setattr__
+    setters = []
+    for field, argument in zip(fields, arguments, strict=True):
+        # A slot's own descriptor stores the value without the name lookup (and the frozen
+        # class's refusal) of object.__setattr__.
+        slot = getattr(cls, field.name, None)
+        if isinstance(slot, types.MemberDescriptorType):
+            names[f"s_{field.name}"] = slot.__set__
+            setters.append(f"    s_{field.name}(obj, {argument})")
+        else:
+            names["set"] = object.__setattr__
+            setters.append(f"    set(obj, {field.name!r}, {argument})")
     lines += [
         "    extra = {} if known.issuperset(data) else "
         "{k: v for k, v in data.items() if k not in known}",
         # Built without __init__: its checks of a hand-made model repeat the ones above.
         "    obj = new(cls)",
-        *(f"    set(obj, {f.name!r}, {a})" for f, a in zip(fields, arguments, strict=True)),
+        *setters,
         "    return obj",
     ]
+
     exec("\n".join(lines), names)
     return names["structure"]  # type: ignore[no-any-return]
 
@@ -188,6 +245,145 @@ def _optional_of(kind: Any) -> Any:
     return None
 
 
+class _SharedEmpty(dict):  # type: ignore[type-arg]
+    """The ``extra`` of a user agent shared between sessions: empty, and it stays so (a
+    dict for everything that reads it; a copy or a pickle of it is a plain empty dict)."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("this user agent is shared between sessions: its extra cannot change")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    update = setdefault = pop = popitem = clear = _refuse
+
+    def __reduce__(self) -> Any:
+        return (dict, ())
+
+    def __copy__(self) -> dict[str, Any]:
+        return {}
+
+    def __deepcopy__(self, memo: Any) -> dict[str, Any]:
+        return {}
+
+
+#: The ``extra`` of a shared model: nothing, and nothing can be added to it.
+_NO_EXTRA: Mapping[str, Any] = _SharedEmpty()
+#: The most user agents kept for sharing (the cache is emptied when it is full).
+_SHARED_USER_AGENTS = 512
+
+
+def _slot_setter(cls: type[Any], name: str) -> Callable[[Any, Any], None]:
+    slot = getattr(cls, name, None)
+    if isinstance(slot, types.MemberDescriptorType):
+        return slot.__set__
+    return lambda obj, value: object.__setattr__(obj, name, value)
+
+
+class _OffShape(Exception):
+    """The answer is not in the server's usual shape: the general path structures it."""
+
+
+def _server_sessions(
+    strict: Callable[[Any, Any], Session], structure_agent: Callable[[Any, Any], UserAgent]
+) -> Callable[[Any, Any], Any]:
+    """The structure function of sessions: a fast path for the exact shape Agnost servers
+    send, ``strict`` (the general function) for anything else.
+
+    The fast path takes a JSON object with exactly the five keys of a session (``userId``,
+    ``token``, ``creationDtm`` in the server's own timestamp form, an empty
+    ``accessGroupKeys``, and a ``userAgent`` that is null or has exactly its six keys, its
+    ``device`` and ``os`` exactly their four). Everything else, and every value whose check
+    is not plain, goes to ``strict``, which also names any problem. What the fast path
+    builds equals what ``strict`` builds (tests/core/test_fast_structuring.py holds that).
+
+    The sessions of one user mostly come from the same few browsers: a user agent (three
+    models, most of a session's cost) is built once for equal wire forms and shared, as a
+    frozen value whose ``extra`` is an immutable empty dict. The key is the twelve values
+    of the fixed shape; only models built and checked by ``strict`` are shared.
+    """
+    new = object.__new__
+    set_user_id = _slot_setter(Session, "user_id")
+    set_token = _slot_setter(Session, "token")
+    set_creation_dtm = _slot_setter(Session, "creation_dtm")
+    set_user_agent = _slot_setter(Session, "user_agent")
+    set_groups = _slot_setter(Session, "access_group_keys")
+    set_extra = _slot_setter(Session, "extra")
+    set_agent_extra = _slot_setter(UserAgent, "extra")
+    server_form = _SERVER_FORM.fullmatch
+    from_iso = _from_iso
+    shared: dict[tuple[Any, ...], UserAgent] = {}
+
+    def user_agent(agent: Any) -> UserAgent:
+        if agent.__class__ is not dict or len(agent) != 6:
+            raise _OffShape
+        device, os = agent["device"], agent["os"]
+        if device.__class__ is not dict or os.__class__ is not dict:
+            raise _OffShape
+        if len(device) != 4 or len(os) != 4:
+            raise _OffShape
+        key = (
+            agent["family"],
+            agent["major"],
+            agent["minor"],
+            agent["patch"],
+            device["family"],
+            device["major"],
+            device["minor"],
+            device["patch"],
+            os["family"],
+            os["major"],
+            os["minor"],
+            os["patch"],
+        )
+        found = shared.get(key)  # TypeError for an unhashable value: off the shape
+        if found is not None:
+            return found
+        built = structure_agent(agent, UserAgent)
+        for part in (built, built.device, built.os):
+            set_agent_extra(part, _NO_EXTRA)  # exactly the known keys: nothing extra
+        if len(shared) >= _SHARED_USER_AGENTS:
+            shared.clear()
+        shared[key] = built
+        return built
+
+    def structure_session(data: Any, kind: Any) -> Any:
+        try:
+            if data.__class__ is not dict or len(data) != 5:
+                raise _OffShape
+            user_id, token = data["userId"], data["token"]
+            created, agent = data["creationDtm"], data["userAgent"]
+            if user_id.__class__ is not str or token.__class__ is not str:
+                raise _OffShape
+            groups = data["accessGroupKeys"]
+            if groups.__class__ is not list or groups:
+                raise _OffShape
+            if created.__class__ is not str or server_form(created) is None:
+                raise _OffShape
+            created = from_iso(created[:23] + "+00:00")
+            if agent is not None:
+                agent = user_agent(agent)
+        except (_OffShape, KeyError, TypeError, ValueError):
+            return strict(data, kind)
+        session = new(Session)
+        set_user_id(session, user_id)
+        set_token(session, token)
+        set_creation_dtm(session, created)
+        set_user_agent(session, agent)
+        set_groups(session, ())
+        set_extra(session, {})
+        return session
+
+    return structure_session
+
+
+#: The models whose wire forms agnost structures with its own functions.
+_MODELS = (Device, OperatingSystem, UserAgent, Session, User)
+#: Each model's general structure function, strict about every field (the fast path of
+#: sessions hands it whatever is not in the server's usual shape).
+_STRICT: dict[Any, Callable[[Any, Any], Any]] = {}
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
     conv.register_structure_hook(str, _strict(str))
@@ -201,6 +397,8 @@ def _make_converter() -> cattrs.Converter:
     # Nested models first: a model's structure function looks up its fields' hooks.
     for cls in (Device, OperatingSystem, UserAgent, Session, User):
         _register_model(conv, cls)
+    _STRICT.update((cls, conv.get_structure_hook(cls)) for cls in _MODELS)
+    conv.register_structure_hook(Session, _server_sessions(_STRICT[Session], _STRICT[UserAgent]))
     # AuthGrant and SignUpResult are envelopes: their field names are their wire names, and
     # a null session stays null.
     return conv
@@ -208,6 +406,11 @@ def _make_converter() -> cattrs.Converter:
 
 #: The converter agnost uses for every model; extend it with ``register_*_hook`` at your risk.
 converter = _make_converter()
+#: The models' own structure functions, called by :func:`from_wire` without the converter's
+#: dispatch (a lookup per call).
+_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {
+    cls: converter.get_structure_hook(cls) for cls in _MODELS
+}
 
 
 def from_wire(cls: type[T], data: Any) -> T:
@@ -217,6 +420,9 @@ def from_wire(cls: type[T], data: Any) -> T:
     mistyped field); the message names the problem, never the values.
     """
     try:
+        hook = _HOOKS.get(cls)
+        if hook is not None:
+            return hook(data, cls)  # type: ignore[no-any-return]
         return converter.structure(data, cls)
     except (KeyError, TypeError, ValueError, cattrs.BaseValidationError) as exc:
         problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)

@@ -1,12 +1,22 @@
-"""What the clients cost over their HTTP libraries: ``get_all_sessions`` through
-``agnost.Client`` next to raw ``requests`` and through ``agnost_async.AsyncClient`` next to raw
-``aiohttp`` (request plus JSON decode), against one local server in its own process; and the
-``python -X importtime`` totals of the four packages.
+"""What the clients cost over their HTTP libraries, measured (issue 12).
 
-Run with ``pytest tests/benchmarks/bench_clients.py -m benchmark -s``. Rounds of the four
-variants are interleaved in one run; medians and ratios are printed, not asserted (they depend
-on the machine). Targets (issue 2): sync <= 1.05x raw requests, async <= 1.10x raw aiohttp.
-Set ``AGNOST_BENCH_PROFILE=1`` to also print where the sync client's time goes (cProfile).
+- ``get_all_sessions`` through ``agnost.Client`` next to raw ``requests`` and through
+  ``agnost_async.AsyncClient`` next to raw ``aiohttp`` (the same GET with the same headers, plus
+  the JSON decode), against one local server in its own process, at 1, 3, 30 and 300 sessions;
+- structuring per session, in situ (the client's own work at N sessions less its work at none,
+  less ``json.loads`` of the difference) and alone (``from_wire`` over decoded sessions);
+- 50 concurrent calls over one async client next to 50 over one raw aiohttp session;
+- import times: fresh interpreters, interleaved, timing the import (and ``create_client``)
+  inside the process; ``-X importtime`` attributes agnost's own share.
+
+Run with ``pytest tests/benchmarks/bench_clients.py -m benchmark -s``. The variants of each
+figure run in interleaved rounds in one run; medians with p10/p90 and ratios are printed, never
+asserted (they depend on the machine). Targets (issue 12): async <= 1.10x raw aiohttp at 3
+sessions, <= 1.30x at 30, <= 1.6x at 300; sync <= 1.03x raw requests at 3, <= 1.15x at 30;
+structuring <= 2 us per session; 50-concurrent throughput >= 0.90x raw aiohttp;
+``import agnost_async`` <= ``import aiohttp`` + 15 ms; ``import agnost`` + ``create_client`` <=
+``import requests`` + 25 ms. Set ``AGNOST_BENCH_PROFILE=1`` to also print where the clients'
+time goes (cProfile).
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -42,9 +52,13 @@ from tests.benchmarks._canned import (
 )
 
 ROUNDS = 25
-CALLS = 100  # per variant per round
+#: Calls per variant per round, by the number of sessions in the answer.
+CALLS = {0: 100, 1: 100, 3: 100, 30: 40, 300: 8}
+SIZES = (1, 3, 30, 300)
 WARM_UP = 50
-IMPORT_RUNS = 7
+IMPORT_RUNS = 15
+CONCURRENT = 50
+GATHERS = 6  # per variant per round of the concurrency benchmark
 
 TOKEN = "tok-bench-0123456789abcdef"
 CLIENT_KEY = "bench-client-key"
@@ -52,20 +66,21 @@ PATH = "/e:bench/_api/rest/v1/auth/sessions"
 
 
 def _session(i: int) -> dict[str, Any]:
+    # One user's sessions: a token and a time each, from one of three browser versions.
+    user_agent = {**samples.SESSION["userAgent"], "patch": str(4844 + i % 3)}
     return {
         **samples.SESSION,
         "token": f"{TOKEN}-{i}",
-        "creationDtm": f"2022-03-17T13:17:5{i}.903Z",
+        "creationDtm": f"2022-03-17T13:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z",
+        "userAgent": user_agent,
     }
 
 
-SESSIONS = [_session(i) for i in range(3)]
+def _sessions(count: int) -> list[dict[str, Any]]:
+    return [_session(i) for i in range(count)]
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    with canned_json_server(PATH, SESSIONS) as url:
-        yield url
+SESSIONS = _sessions(3)
 
 
 def _store() -> agnost.MemoryStore:
@@ -82,8 +97,26 @@ def _headers(user_agent: str) -> dict[str, str]:
     }
 
 
+def _ratio_line(what: str, times: dict[str, list[float]], ours: str, raw: str) -> str:
+    """The ratio of the medians, and its spread over the rounds (p10-p90 of the per-round
+    ratios, each round timing both variants back to back)."""
+    per_round = [a / b for a, b in zip(times[ours], times[raw], strict=True)]
+    deciles = statistics.quantiles(per_round, n=10)
+    ratio = statistics.median(times[ours]) / statistics.median(times[raw])
+    return f"{what:<34}{ratio:>7.3f}x   per-round p10 {deciles[0]:.3f} p90 {deciles[-1]:.3f}"
+
+
 @pytest.mark.benchmark
-def test_get_all_sessions_costs_little_over_the_raw_http_libraries(base_url: str) -> None:
+@pytest.mark.parametrize("count", SIZES)
+def test_get_all_sessions_costs_little_over_the_raw_http_libraries(count: int) -> None:
+    sessions = _sessions(count)
+    calls = CALLS[count]
+    with canned_json_server(PATH, sessions) as base_url:
+        _compare(base_url, sessions, calls)
+
+
+def _compare(base_url: str, sessions: list[dict[str, Any]], calls: int) -> None:
+    count = len(sessions)
     env_url = base_url + "/e:bench"
     url = base_url + PATH
     loop = asyncio.new_event_loop()
@@ -113,7 +146,7 @@ def test_get_all_sessions_costs_little_over_the_raw_http_libraries(base_url: str
 
     try:
         # Real checks first: each variant gets the same sessions.
-        expected = [agnost.from_wire(agnost.Session, s) for s in SESSIONS]
+        expected = [agnost.from_wire(agnost.Session, s) for s in sessions]
         assert sync_agnost() == expected
         assert [agnost.from_wire(agnost.Session, s) for s in sync_raw()] == expected
         assert loop.run_until_complete(async_agnost()) == expected
@@ -121,23 +154,38 @@ def test_get_all_sessions_costs_little_over_the_raw_http_libraries(base_url: str
         assert [agnost.from_wire(agnost.Session, s) for s in raw_async_result] == expected
 
         variants: dict[str, Callable[[], object]] = {
-            "agnost.Client": sync_loop(sync_agnost, CALLS),
-            "raw requests": sync_loop(sync_raw, CALLS),
-            "agnost_async.AsyncClient": async_loop(loop, async_agnost, CALLS),
-            "raw aiohttp": async_loop(loop, async_raw, CALLS),
+            "agnost.Client": sync_loop(sync_agnost, calls),
+            "raw requests": sync_loop(sync_raw, calls),
+            "agnost_async.AsyncClient": async_loop(loop, async_agnost, calls),
+            "raw aiohttp": async_loop(loop, async_raw, calls),
         }
         for run in variants.values():
-            for _ in range(max(1, WARM_UP // CALLS)):
+            for _ in range(max(1, WARM_UP // calls)):
                 run()
-        times = interleaved(variants, ROUNDS, CALLS)
-        medians = report(
-            f"get_all_sessions, 3 sessions, {ROUNDS} interleaved rounds x {CALLS} calls", times
+        times = interleaved(variants, ROUNDS, calls)
+        report(
+            f"get_all_sessions, {count} sessions, {ROUNDS} interleaved rounds x {calls} calls",
+            times,
         )
-        sync_ratio = medians["agnost.Client"] / medians["raw requests"]
-        async_ratio = medians["agnost_async.AsyncClient"] / medians["raw aiohttp"]
-        print(f"sync  ratio agnost / requests: {sync_ratio:.3f}  (target <= 1.05)")
-        print(f"async ratio agnost / aiohttp:  {async_ratio:.3f}  (target <= 1.10)")
-        print(f"agnost's own work per call, no network: {_own_work_us(env_url):.1f} us")
+        targets = {1: ("-", "-"), 3: ("1.03", "1.10"), 30: ("1.15", "1.30"), 300: ("-", "1.6")}
+        sync_target, async_target = targets[count]
+        print(
+            _ratio_line(
+                f"sync  agnost / requests ({count})", times, "agnost.Client", "raw requests"
+            )
+            + f"   target <= {sync_target}"
+        )
+        print(
+            _ratio_line(
+                f"async agnost / aiohttp  ({count})",
+                times,
+                "agnost_async.AsyncClient",
+                "raw aiohttp",
+            )
+            + f"   target <= {async_target}"
+        )
+        if count == 3:
+            print(f"agnost's own work per call, no network: {_own_work_us(env_url):.1f} us")
 
         if os.environ.get("AGNOST_BENCH_PROFILE"):
             _profile("agnost.Client.auth.get_all_sessions", variants["agnost.Client"])
@@ -150,28 +198,143 @@ def test_get_all_sessions_costs_little_over_the_raw_http_libraries(base_url: str
         loop.close()
 
 
+class _Canned:
+    """A transport that answers every request with one response, from memory."""
+
+    def __init__(self, body: bytes) -> None:
+        self.answer = Response(200, "OK", {"Content-Type": "application/json"}, body)
+
+    def send(self, request: object) -> Response:
+        return self.answer
+
+    def close(self) -> None:
+        pass
+
+
+def _canned_client(env_url: str, sessions: list[dict[str, Any]]) -> agnost.Client:
+    client = agnost.create_client(env_url, CLIENT_KEY, storage=_store())
+    client._transport = _Canned(json.dumps(sessions).encode())  # type: ignore[assignment]
+    return client
+
+
+@pytest.mark.benchmark
+def test_structuring_per_session() -> None:
+    """Per session, in situ: (the sync client's work at N sessions - at none) - (json.loads
+    of N - of none), per round, over N; alone: ``from_wire`` over decoded sessions."""
+    env_url = "http://127.0.0.1:9/e:bench"
+    print(f"\nstructuring per session, {ROUNDS} interleaved rounds")
+    print(
+        f"{'sessions':<10}{'in situ us':>12}{'p10':>8}{'p90':>8}{'alone us':>10}{'decode us':>11}"
+    )
+    for count in SIZES:
+        sessions = _sessions(count)
+        calls = CALLS[count]
+        body = json.dumps(sessions).encode()
+        full, none = _canned_client(env_url, sessions), _canned_client(env_url, [])
+        decoded = json.loads(body)
+
+        def alone(decoded: list[Any] = decoded) -> None:
+            for item in decoded:
+                agnost.from_wire(agnost.Session, item)
+
+        variants: dict[str, Callable[[], object]] = {
+            "client N": sync_loop(full.auth.get_all_sessions, calls),
+            "client 0": sync_loop(none.auth.get_all_sessions, calls),
+            "loads N": sync_loop(lambda body=body: json.loads(body), calls),
+            "loads 0": sync_loop(lambda: json.loads(b"[]"), calls),
+            "alone": sync_loop(alone, calls),
+        }
+        for run in variants.values():
+            run()
+        times = interleaved(variants, ROUNDS, calls)
+        in_situ = [
+            ((n - z) - (ln - lz)) / count * 1e6
+            for n, z, ln, lz in zip(
+                times["client N"],
+                times["client 0"],
+                times["loads N"],
+                times["loads 0"],
+                strict=True,
+            )
+        ]
+        deciles = statistics.quantiles(in_situ, n=10)
+        print(
+            f"{count:<10}{statistics.median(in_situ):>12.2f}{deciles[0]:>8.2f}{deciles[-1]:>8.2f}"
+            f"{statistics.median(times['alone']) / count * 1e6:>10.2f}"
+            f"{statistics.median(times['loads N']) / count * 1e6:>11.2f}"
+        )
+        full.close()
+        none.close()
+    print("target: structuring <= 2 us per session in situ")
+
+
+@pytest.mark.benchmark
+def test_throughput_at_50_concurrent_calls() -> None:
+    """50 calls at once (``asyncio.gather``) over one async client, next to 50 over one raw
+    aiohttp session, 3 sessions per answer."""
+    with canned_json_server(PATH, SESSIONS) as base_url:
+        loop = asyncio.new_event_loop()
+        aclient = agnost_async.create_client(base_url + "/e:bench", CLIENT_KEY, storage=_store())
+        headers = _headers(f"agnost-python/{agnost.__version__} raw-aiohttp")
+        url = base_url + PATH
+
+        async def open_raw() -> aiohttp.ClientSession:
+            return aiohttp.ClientSession()
+
+        araw = loop.run_until_complete(open_raw())
+
+        async def raw_call() -> Any:
+            async with araw.get(url, headers=headers) as answer:
+                return await answer.json()
+
+        def burst(call: Callable[[], Any]) -> Callable[[], object]:
+            async def many() -> None:
+                for _ in range(GATHERS):
+                    await asyncio.gather(*(call() for _ in range(CONCURRENT)))
+
+            return lambda: loop.run_until_complete(many())
+
+        try:
+            variants = {
+                "agnost_async x50": burst(aclient.auth.get_all_sessions),
+                "raw aiohttp x50": burst(raw_call),
+            }
+            for run in variants.values():
+                run()
+            times = interleaved(variants, ROUNDS, GATHERS * CONCURRENT)
+            report(
+                f"{CONCURRENT} concurrent get_all_sessions, {ROUNDS} interleaved rounds x"
+                f" {GATHERS} bursts",
+                times,
+            )
+            per_round = [
+                r / a
+                for a, r in zip(times["agnost_async x50"], times["raw aiohttp x50"], strict=True)
+            ]
+            deciles = statistics.quantiles(per_round, n=10)
+            ratio = statistics.median(times["raw aiohttp x50"]) / statistics.median(
+                times["agnost_async x50"]
+            )
+            print(
+                f"throughput agnost_async / raw aiohttp: {ratio:.3f}x   per-round p10"
+                f" {deciles[0]:.3f} p90 {deciles[-1]:.3f}   target >= 0.90"
+            )
+        finally:
+            loop.run_until_complete(aclient.aclose())
+            loop.run_until_complete(araw.close())
+            loop.close()
+
+
 def _own_work_us(env_url: str) -> float:
     """The sync client's time per call with a transport that answers from memory: what
     agnost adds (request building, JSON decoding, models, local state) without the network."""
-    answer = Response(
-        200, "OK", {"Content-Type": "application/json"}, json.dumps(SESSIONS).encode()
-    )
-
-    class Canned:
-        def send(self, request: object) -> Response:
-            return answer
-
-        def close(self) -> None:
-            pass
-
-    client = agnost.create_client(env_url, CLIENT_KEY, storage=_store())
-    client._transport = Canned()  # type: ignore[assignment]
+    client = _canned_client(env_url, SESSIONS)
     runs = []
     for _ in range(ROUNDS):
         start = time.perf_counter()
-        for _ in range(CALLS):
+        for _ in range(100):
             client.auth.get_all_sessions()
-        runs.append((time.perf_counter() - start) / CALLS * 1e6)
+        runs.append((time.perf_counter() - start) / 100 * 1e6)
     return statistics.median(runs)
 
 
@@ -189,56 +352,69 @@ def _profile(title: str, run: Callable[[], object]) -> None:
 
 # --- import time -------------------------------------------------------------------------------
 
-_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S+)\s*$")
+#: What each fresh interpreter times (inside itself, so the interpreter's start-up is not counted).
+_IMPORTS = {
+    "import requests": "import requests",
+    "import agnost + create_client": (
+        "import agnost\n"
+        "agnost.create_client('http://127.0.0.1:9/e:x', 'k', storage=agnost.MemoryStore()).close()"
+    ),
+    "import aiohttp": "import aiohttp",
+    "import agnost_async": "import agnost_async",
+}
+_TIMED = "import time\nstart = time.perf_counter()\n{code}\nprint(time.perf_counter() - start)"
 
 
-def _top_level(code: str) -> dict[str, int]:
-    """Top-level imports of a fresh interpreter running ``code``: name -> cumulative us."""
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", code],
+def _fresh(code: str, *flags: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *flags, "-c", code],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
+
+
+_LINE = re.compile(r"^import time:\s+(\d+)\s+\|\s+(\d+)\s+\|( *)(\S+)\s*$")
+
+
+def _own_modules(code: str) -> list[tuple[str, int]]:
+    """``-X importtime`` of ``code`` in a fresh interpreter: agnost's own modules by their self
+    time (us), largest first."""
     found: dict[str, int] = {}
-    for line in done.stderr.splitlines():
+    for line in _fresh(code, "-X", "importtime").stderr.splitlines():
         match = _LINE.match(line)
-        if match and match.group(3) == " ":  # one space: a top-level import, not a nested one
-            found[match.group(4)] = found.get(match.group(4), 0) + int(match.group(2))
-    return found
-
-
-def import_time_us(module: str) -> int:
-    """The median over fresh interpreters of the summed cumulative time of the top-level
-    imports ``import <module>`` triggers (the interpreter's own start-up imports excluded)."""
-    startup = set(_top_level("pass"))
-    totals = []
-    for _ in range(IMPORT_RUNS):
-        lines = _top_level(f"import {module}")
-        totals.append(sum(us for name, us in lines.items() if name not in startup))
-    return int(statistics.median(totals))
+        if match and match.group(4).split(".")[0] in ("agnost", "agnost_async"):
+            found[match.group(4)] = found.get(match.group(4), 0) + int(match.group(1))
+    return sorted(found.items(), key=lambda item: -item[1])
 
 
 @pytest.mark.benchmark
 def test_import_times() -> None:
-    modules = ["agnost", "agnost_async", "requests", "aiohttp"]
-    results = {module: import_time_us(module) for module in modules}
-    also = {
-        "agnost + agnost.create_client": _median_code(
-            "import agnost; agnost.create_client", startup=set(_top_level("pass"))
+    times: dict[str, list[float]] = {name: [] for name in _IMPORTS}
+    names = list(_IMPORTS)
+    for run in range(IMPORT_RUNS):
+        shift = run % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(float(_fresh(_TIMED.format(code=_IMPORTS[name])).stdout))
+    medians = report(
+        f"import in a fresh interpreter, timed inside it, {IMPORT_RUNS} interleaved rounds",
+        times,
+    )
+
+    def over(ours: str, raw: str) -> str:
+        per_round = [(a - b) * 1e3 for a, b in zip(times[ours], times[raw], strict=True)]
+        deciles = statistics.quantiles(per_round, n=10)
+        return (
+            f"{ours} - {raw}: {(medians[ours] - medians[raw]) * 1e3:+.1f} ms"
+            f"   per-round p10 {deciles[0]:+.1f} p90 {deciles[-1]:+.1f}"
         )
-    }
 
-    print(f"\npython -X importtime, median of {IMPORT_RUNS} fresh interpreters")
-    for name, us in {**results, **also}.items():
-        print(f"import {name:<32}{us / 1000:>8.1f} ms")
-    assert all(us > 0 for us in results.values())
-
-
-def _median_code(code: str, startup: set[str]) -> int:
-    totals = []
-    for _ in range(IMPORT_RUNS):
-        lines = _top_level(code)
-        totals.append(sum(us for name, us in lines.items() if name not in startup))
-    return int(statistics.median(totals))
+    print(over("import agnost + create_client", "import requests") + "   target <= +25 ms")
+    print(over("import agnost_async", "import aiohttp") + "   target <= +15 ms")
+    for code in ("import agnost", "import agnost_async"):
+        own = _own_modules(code)
+        total = sum(us for _, us in own)
+        top = ", ".join(f"{name} {us / 1000:.1f}" for name, us in own[:8])
+        print(f"-X importtime, {code}: agnost's own modules {total / 1000:.1f} ms ({top} ms)")
+    assert all(value > 0 for values in times.values() for value in values)
