@@ -215,7 +215,7 @@ class Secrets:
     """The secrets of one exchange, which free text shown to people (an error's message, an
     excerpt of a body) never shows. Codes, statuses and data are never redacted.
 
-    Two kinds. ``tokens`` are made by machines (the session token sent, the one a sign-out
+    Three kinds. ``tokens`` are made by machines (the session token sent, the one a sign-out
     names, an access token, the API key): they are redacted wherever they appear, inside a
     word too (``session_<token>``, ``令牌<token>``), whatever their length. ``passwords``
     are chosen by people, and may be a word of the server's own text ("Invalid email or
@@ -224,6 +224,10 @@ class Secrets:
     (an edge that is a word character touches no other word character, so ``in`` is not
     found in ``invalid``), and only when distinctive: 16 characters or more, or 8 or more
     that are not all ASCII letters. Any other password is shown as the server wrote it.
+    ``codes`` are one-time codes sent by SMS (``123456``): short, so redacted whatever their
+    length, but only where one stands as a whole token, so that ``123456`` inside a phone
+    number (``+1555123456789``) or an id is left alone. Where a form is both a token's and
+    a password's or a code's, the token's rule wins.
 
     Each secret is also found in its JSON-escaped and percent-encoded forms (an excerpt
     shows raw JSON, an echoed URL) and with its white space folded (as an excerpt folds it);
@@ -233,6 +237,7 @@ class Secrets:
 
     tokens: tuple[str, ...] = attrs.field(default=(), converter=_present, repr=False)
     passwords: tuple[str, ...] = attrs.field(default=(), converter=_present, repr=False)
+    codes: tuple[str, ...] = attrs.field(default=(), converter=_present, repr=False)
     # Built on first use: most exchanges succeed and never redact anything.
     _compiled: tuple[re.Pattern[str] | None, int] | None = attrs.field(
         init=False, default=None, repr=False, eq=False
@@ -247,8 +252,9 @@ class Secrets:
         if self._compiled is None:
             # form -> whether it is a token's (redacted anywhere, even when a password's too)
             found = {form: True for token in self.tokens for form in _forms(token)}
-            for password in filter(_distinctive, self.passwords):
-                found.update((form, found.get(form, False)) for form in _forms(password))
+            whole = [*filter(_distinctive, self.passwords), *self.codes]
+            for secret in whole:
+                found.update((form, found.get(form, False)) for form in _forms(secret))
             ordered = sorted(found, key=len, reverse=True)
             alternatives = (re.escape(f) if found[f] else _whole_token(f) for f in ordered)
             # Found at every position (a lookahead), so that overlapping secrets are all
