@@ -8,6 +8,7 @@ outcome. Store calls here are synchronous; the async client runs them in a worke
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 from collections.abc import Callable
@@ -16,16 +17,27 @@ from typing import Any, Generic, TypedDict, TypeVar
 import attrs
 
 from ._core import local
-from ._core.errors import APIError, ClientClosedError, InvalidArgumentTypeError, StorageError
-from ._core.http import ClientConfig, Request, Response, Timeout
+from ._core.errors import (
+    APIError,
+    ClientClosedError,
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    StorageError,
+)
+from ._core.http import ClientConfig, Request, Response, Timeout, header_safe
+from ._core.local import SessionChange, SessionChangeKind
+from ._core.models import Session
 from ._core.operations import Endpoint, Handler
-from .storage import Storage, default_store
+from ._core.wire import to_wire
+from .storage import MemoryStore, Storage, default_store
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
     "BaseClient",
     "ClientOptions",
+    "INHERIT",
+    "SessionChangeCallback",
     "Settled",
 ]
 
@@ -37,6 +49,18 @@ logger = logging.getLogger("agnost")
 DEFAULT_TIMEOUT = Timeout()
 #: Answers larger than this are refused after reading this many bytes (auth answers are small).
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+#: ``on_session_change``: called with a :class:`agnost.SessionChange` after each local
+#: session change (in ``agnost_async`` it may be a coroutine function, which is awaited).
+SessionChangeCallback = Callable[[SessionChange], Any]
+
+
+class _Inherit(enum.Enum):
+    INHERIT = "inherit"
+
+
+#: ``client.scope(..., on_session_change=INHERIT)``: the scope calls its client's callback.
+INHERIT = _Inherit.INHERIT
 
 
 @attrs.frozen
@@ -81,6 +105,12 @@ class ClientOptions(TypedDict, total=False):
     - ``max_response_bytes``: the cap on an answer's body (default: 4 MiB). The file store
       keeps any sign-in answer of up to 16 MiB; a larger one still signs in, in memory, with
       a :class:`agnost.StorageError`.
+    - ``on_session_change``: called with a :class:`agnost.SessionChange` after every local
+      session change (established, set, user set, signed out, cleared, invalidated), once
+      the change is complete; its exception propagates to the call that made the change.
+    - ``stateless``: ``True`` for the app-level client of a server: it holds no session,
+      never reads or writes a session file (``storage`` must be left out), and serves
+      users through :meth:`scope`.
     """
 
     api_key: str | None
@@ -88,6 +118,8 @@ class ClientOptions(TypedDict, total=False):
     sign_in_redirect: Callable[[], Any] | None
     timeout: Timeout | float | None
     max_response_bytes: int
+    on_session_change: SessionChangeCallback | None
+    stateless: bool
 
 
 class BaseClient:
@@ -103,11 +135,22 @@ class BaseClient:
         sign_in_redirect: Callable[[], Any] | None = None,
         timeout: Timeout | float | None = DEFAULT_TIMEOUT,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        on_session_change: SessionChangeCallback | None = None,
+        stateless: bool = False,
     ) -> None:
         self._config = ClientConfig.create(env_url, client_key, api_key)
+        if not isinstance(stateless, bool):
+            raise InvalidArgumentTypeError("invalid_stateless", "stateless must be a bool")
+        if stateless and storage is not None:
+            raise InvalidArgumentError(
+                "invalid_storage", "a stateless client keeps no session: leave storage out"
+            )
         # A store the client makes is the client's to close; one it is given is the caller's.
         self._owns_storage = storage is None
-        if storage is None:
+        if stateless:
+            # Always empty: the client applies no change to it (see _apply_blocking).
+            storage = MemoryStore()
+        elif storage is None:
             storage = default_store(self._config.base_url, self._config.client_key)
         elif not isinstance(storage, Storage):
             raise InvalidArgumentTypeError(
@@ -118,6 +161,10 @@ class BaseClient:
                 "invalid_sign_in_redirect",
                 "sign_in_redirect must be a callable (it is called after the session is"
                 " invalidated), not a URL",
+            )
+        if on_session_change is not None and not callable(on_session_change):
+            raise InvalidArgumentTypeError(
+                "invalid_on_session_change", "on_session_change must be a callable or None"
             )
         # bool is an int: True would be a one-byte cap. Kept one class for every bad value,
         # as the per-call cap of client.endpoint does.
@@ -141,10 +188,18 @@ class BaseClient:
         #: ``clear_local_data`` empties the store but keeps sending it.
         self._token: str | None = None
         self._closed = False
+        self._stateless = stateless
+        self._on_session_change = on_session_change
+        #: The app-level client a scope was made from; ``None`` for that client itself.
+        self._parent: BaseClient | None = None
 
     def __repr__(self) -> str:
-        signed_in = "signed in" if self._token is not None else "signed out"
-        return f"<{type(self).__name__} {self._config.base_url} {signed_in}>"
+        if self._stateless:
+            state = "stateless"
+        else:
+            state = "signed in" if self._token is not None else "signed out"
+        scope = " scope" if self._parent is not None else ""
+        return f"<{type(self).__name__}{scope} {self._config.base_url} {state}>"
 
     @property
     def base_url(self) -> str:
@@ -165,13 +220,83 @@ class BaseClient:
 
     @property
     def closed(self) -> bool:
-        """Whether the client was closed; a closed client sends no more requests."""
-        return self._closed
+        """Whether the client was closed; a closed client sends no more requests. A scope
+        is closed once it or its client is."""
+        parent = self._parent
+        return self._closed or (parent is not None and parent._closed)
+
+    @property
+    def stateless(self) -> bool:
+        """Whether this client holds no session (``create_client(..., stateless=True)``)."""
+        return self._stateless
+
+    @property
+    def is_scope(self) -> bool:
+        """Whether this is a scope made by :meth:`scope` (``False`` for the client itself)."""
+        return self._parent is not None
+
+    # --- scopes ------------------------------------------------------------------------------
+
+    def _init_scope(
+        self,
+        scope: BaseClient,
+        session: str | Session | None,
+        on_session_change: SessionChangeCallback | _Inherit | None,
+    ) -> None:
+        """Make ``scope`` (a bare instance of this client's class) a scope of this client.
+
+        Nothing is re-validated: the configuration, secrets, limits and callbacks are the
+        client's own, already checked; only ``session`` and a given callback are checked.
+        """
+        root = self if self._parent is None else self._parent
+        root._check_open()
+        if session is None:
+            token = None
+            store = MemoryStore()
+        elif type(session) is str or isinstance(session, str):
+            if not header_safe(session):
+                raise InvalidArgumentError(
+                    "invalid_session", "the session token is not a valid header value"
+                )
+            token = session
+            store = MemoryStore()
+        elif isinstance(session, Session):
+            token = session.token
+            if not header_safe(token):
+                raise InvalidArgumentError(
+                    "invalid_session", "the session's token is not a valid header value"
+                )
+            store = MemoryStore(session=to_wire(session))
+        else:
+            raise InvalidArgumentTypeError(
+                "invalid_session",
+                "session must be a session token (str), an agnost.Session or None",
+            )
+        if on_session_change is INHERIT:
+            on_session_change = root._on_session_change
+        elif on_session_change is not None and not callable(on_session_change):
+            raise InvalidArgumentTypeError(
+                "invalid_on_session_change", "on_session_change must be a callable or None"
+            )
+        scope._config = root._config
+        scope._owns_storage = True
+        scope._storage = store
+        scope._apply_lock = threading.Lock()
+        scope._secrets = root._secrets
+        scope._sign_in_redirect = root._sign_in_redirect
+        scope._timeout = root._timeout
+        scope._max_response_bytes = root._max_response_bytes
+        scope._token = token
+        scope._closed = False
+        scope._stateless = False
+        scope._on_session_change = on_session_change
+        scope._parent = root
 
     # --- steps without network I/O, shared by both flavours ---------------------------------
 
     def _check_open(self) -> None:
-        if self._closed:
+        parent = self._parent
+        if self._closed or (parent is not None and parent._closed):
             raise ClientClosedError()
 
     def _close_storage(self) -> None:
@@ -212,42 +337,68 @@ class BaseClient:
         except StorageError as error:
             logger.warning("starting signed out: %s", error)
 
-    def _apply_blocking(self, change: local.LocalChange) -> bool:
-        """Apply ``change`` to the store and the header; return whether to call the redirect.
+    def _apply_blocking(
+        self, change: local.LocalChange
+    ) -> tuple[SessionChangeKind | None, StorageError | None]:
+        """Apply ``change`` to the store and the header; return what changed (``None``:
+        nothing of this client's session did) and the store's error, to raise once the
+        callbacks ran.
 
         Header and store never disagree: a store that refuses a value (say, one JSON cannot
         hold, :class:`agnost.InvalidArgumentError`) changes nothing, so the header stays as it
-        was; a store that cannot write keeps the change in memory and raises
-        :class:`agnost.StorageError`, so the header follows it all the same and the error is
-        raised after. Changes apply one at a time, so an invalidation racing a sign-in sees
-        either all of it or none.
+        was; a store that cannot write keeps the change in memory and the header follows it
+        all the same, and its :class:`agnost.StorageError` is raised after. Changes apply one
+        at a time, so an invalidation racing a sign-in sees either all of it or none.
         """
+        if self._stateless:
+            # Nothing is kept: a sign-in returns its grant to the caller and that is all.
+            if (
+                isinstance(change, local.Store)
+                and change.kind is not SessionChangeKind.ESTABLISHED
+            ):
+                raise InvalidArgumentError(
+                    "stateless_client",
+                    "a stateless client holds no session or user: make a scope of it"
+                    " (client.scope(session)) and set it there",
+                )
+            return None, None
+        failure: StorageError | None = None
         with self._apply_lock:
             if isinstance(change, local.Store):
                 try:
                     self._storage.save(change.update)
-                except StorageError:
-                    self._use_token(change.token)
-                    raise
+                except StorageError as error:
+                    failure = error
                 self._use_token(change.token)
-                return False
+                return change.kind, failure
             rejected = change.if_token
             # "ours": the header still carries the session the change is about. A later
             # failure of the same token finds it gone, so the redirect is called once.
             ours = rejected is None or self._token == rejected
             if change.stop_sending and ours:
                 self._token = None
-            removed = self._storage.clear(if_token=rejected)
-            if not (change.stop_sending and ours):
-                return False
+            try:
+                removed = self._storage.clear(if_token=rejected)
+            except StorageError as error:
+                failure, removed = error, True
+            if not change.stop_sending:
+                return change.kind, failure
+            if not ours:
+                return None, failure
             if rejected is not None and not removed:
                 # A newer session stored meanwhile (by another client or process) takes
                 # over, as a browser tab finds a newer session in local storage.
                 successor = self._storage.load().token
                 if successor is not None and successor != rejected:
                     self._token = successor
-                    return False
-            return change.notify
+                    return None, failure
+            return change.kind, failure
+
+    def _event(self, kind: SessionChangeKind, change: local.LocalChange) -> SessionChange | None:
+        """The event for ``on_session_change``, or ``None`` when there is no callback."""
+        if self._on_session_change is None:
+            return None
+        return SessionChange.of(kind, change)
 
     def _use_token(self, token: str | None) -> None:
         """Send ``token`` from now on; ``None`` keeps the current one."""

@@ -5,7 +5,15 @@ Both packages re-export this module whole, so the two stay in step by constructi
 
 from __future__ import annotations
 
-from ._base import ClientOptions
+from ._base import INHERIT, ClientOptions
+from ._core.cookies import (
+    SESSION_COOKIE,
+    SESSION_HEADER,
+    expired_session_cookie,
+    session_cookie,
+    session_token_from_cookie_header,
+    session_token_from_headers,
+)
 from ._core.endpoint import EndpointResponse
 from ._core.errors import (
     AccessTokenError,
@@ -41,6 +49,7 @@ from ._core.errors import (
     ValidationError,
 )
 from ._core.http import Timeout
+from ._core.local import SessionChange, SessionChangeKind
 from ._core.models import (
     AuthGrant,
     Device,
@@ -69,6 +78,7 @@ __all__ = [
     "EmailNotVerifiedError",
     "EndpointResponse",
     "ErrorItem",
+    "INHERIT",
     "FileStore",
     "InvalidArgumentError",
     "InvalidArgumentTypeError",
@@ -85,8 +95,12 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseDecodeError",
     "ResponseTooLargeError",
+    "SESSION_COOKIE",
+    "SESSION_HEADER",
     "ServerError",
     "Session",
+    "SessionChange",
+    "SessionChangeKind",
     "SessionTokenError",
     "SignUpResult",
     "Storage",
@@ -101,6 +115,10 @@ __all__ = [
     "UserNotFoundError",
     "ValidationError",
     "__version__",
+    "expired_session_cookie",
     "from_wire",
+    "session_cookie",
+    "session_token_from_cookie_header",
+    "session_token_from_headers",
     "to_wire",
 ]

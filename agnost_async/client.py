@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
-from agnost._base import BaseClient, ClientOptions
+from agnost._base import INHERIT, BaseClient, ClientOptions, SessionChangeCallback, _Inherit
 from agnost._core import local
+from agnost._core.cookies import Headers, session_token_from_headers
 from agnost._core.errors import InvalidArgumentError, InvalidArgumentTypeError, StorageError
 from agnost._core.http import LARGE_ANSWER_BYTES
+from agnost._core.models import Session, User
 from agnost._core.operations import Endpoint, Handler
 from agnost.storage import MemoryStore
 
@@ -81,10 +83,65 @@ class AsyncClient(BaseClient):
     async def aclose(self) -> None:
         """Release the HTTP connections and the store's file; the session stays stored.
 
-        A closed client sends no more requests (:class:`agnost.ClientClosedError`).
+        A closed client sends no more requests (:class:`agnost.ClientClosedError`), and
+        neither do its scopes. Closing a scope releases nothing (the connections are its
+        client's); the scope then sends no more requests.
         """
+        if self._parent is not None:
+            self._closed = True
+            return
         await self._transport.aclose()
         await self._blocking(self._close_storage)
+
+    # --- serving many users --------------------------------------------------------------------
+
+    def scope(
+        self: _C,
+        session: str | Session | None = None,
+        *,
+        on_session_change: SessionChangeCallback | _Inherit | None = INHERIT,
+    ) -> _C:
+        """A client acting as one user, for one request: made from that user's session
+        token (or :class:`agnost.Session`, or ``None`` for no one yet, as for a sign-in).
+
+        The scope shares this client's configuration and HTTP connection pool, sends its
+        own token, and keeps its session and user in a fresh :class:`agnost.MemoryStore`:
+        never this client's store, never a file. Its local changes (a sign-in, a sign-out,
+        an invalidation) stay inside it. It has the whole surface (``auth``, ``endpoint``),
+        is cheap to make (microseconds; not a coroutine), and needs no cleanup:
+        ``aclose()`` and ``async with`` only end its use. Once this client is closed, the
+        scope raises :class:`agnost.ClientClosedError` as the client does.
+
+        Made from a token, the scope sends it but keeps no session object
+        (``auth.get_session()`` is ``None`` until one is established or set); made from a
+        ``Session``, it keeps that session. ``on_session_change``: by default this client's
+        callback (a coroutine function is awaited); give another, or ``None`` for none.
+        ``sign_in_redirect`` is this client's. Any number of scopes may run at once in one
+        event loop.
+        """
+        scope = object.__new__(type(self))
+        self._init_scope(scope, session, on_session_change)
+        scope._transport = self._transport
+        scope._restored = True  # a scope's memory store holds what it was made with
+        scope._restoring = None
+        scope.auth = AsyncAuth(scope)
+        scope.endpoint = AsyncEndpoints(scope)
+        return scope
+
+    async def get_user_from_request(self, headers: Headers) -> User | None:
+        """The user of an incoming request, as the database holds it now, or ``None`` when
+        the request carries no session token (``getUserFromDBbyCookie``).
+
+        The token comes from the request's ``Session`` header or ``session_token`` cookie
+        (:func:`agnost.session_token_from_headers`) and is used through a scope of this
+        client, so nothing of it is kept here. A token the server refuses raises
+        :class:`agnost.SessionTokenError`: answer with
+        :func:`agnost.expired_session_cookie` then.
+        """
+        token = session_token_from_headers(headers)
+        if token is None:
+            return None
+        return await self.scope(token).auth.get_user_from_db()
 
     # --- the send loop -------------------------------------------------------------------------
 
@@ -107,14 +164,38 @@ class AsyncClient(BaseClient):
                 await self._apply(settled.change)
             except StorageError as error:
                 settled = settled.after_storage_error(error)
+            except Exception:
+                # A callback failed after the change was applied; a call that failed on its
+                # own raises its own error (the server's), with the callback's as context.
+                if settled.error is None:
+                    raise
+                raise settled.error  # noqa: B904 - the callback's error stays its context
         return settled.unwrap()
 
     async def _apply(self, change: local.LocalChange) -> None:
         await self._ensure_restored()
-        if await self._blocking(self._apply_blocking, change) and self._sign_in_redirect:
-            result = self._sign_in_redirect()
-            if inspect.isawaitable(result):
-                await result
+        kind, failure = await self._blocking(self._apply_blocking, change)
+        try:
+            if kind is not None:
+                await self._announce(kind, change)
+        finally:
+            if failure is not None:
+                raise failure
+
+    async def _announce(self, kind: local.SessionChangeKind, change: local.LocalChange) -> None:
+        """Tell ``on_session_change``, then (for an invalidation) call ``sign_in_redirect``;
+        each is awaited when it returns an awaitable."""
+        try:
+            event = self._event(kind, change)
+            if event is not None and self._on_session_change is not None:
+                told = self._on_session_change(event)
+                if inspect.isawaitable(told):
+                    await told
+        finally:
+            if kind is local.SessionChangeKind.INVALIDATED and self._sign_in_redirect:
+                result = self._sign_in_redirect()
+                if inspect.isawaitable(result):
+                    await result
 
     async def _load(self) -> local.StoredAuth:
         await self._ensure_restored()
@@ -147,9 +228,10 @@ def create_client(
     """Create an async client for the Agnost environment at ``env_url``.
 
     Takes the options of :func:`agnost.create_client` (:class:`agnost.ClientOptions`);
-    ``sign_in_redirect`` may also be a coroutine function, and ``http_session`` is an
-    ``aiohttp.ClientSession`` (the caller closes it). A session made here takes its proxy
-    from ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``NO_PROXY`` (read by agnost, so ``~/.netrc`` is
-    never consulted), as the blocking client does; one of the caller's keeps its own settings.
+    ``sign_in_redirect`` and ``on_session_change`` may also be coroutine functions, and
+    ``http_session`` is an ``aiohttp.ClientSession`` (the caller closes it). A session made
+    here takes its proxy from ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``NO_PROXY`` (read by
+    agnost, so ``~/.netrc`` is never consulted), as the blocking client does; one of the
+    caller's keeps its own settings.
     """
     return AsyncClient(env_url, client_key, http_session=http_session, **options)

@@ -7,6 +7,7 @@ client (protocol.md §3), minus its bugs (§6).
 
 from __future__ import annotations
 
+import enum
 import json
 from collections.abc import Mapping
 from typing import Any, TypedDict, TypeVar
@@ -35,6 +36,8 @@ __all__ = [
     "invalidation_after",
     "LOCAL_METHODS",
     "LocalMethod",
+    "SessionChange",
+    "SessionChangeKind",
     "StoredAuth",
     "get_session",
     "get_user",
@@ -76,12 +79,37 @@ class StoredAuth:
         return token if isinstance(token, str) and header_safe(token) else None
 
 
+class SessionChangeKind(str, enum.Enum):
+    """Which local session change a client or scope just applied (the event of
+    ``on_session_change``). A ``str``, so ``kind == "invalidated"`` works too."""
+
+    #: A call's answer brought a new session, now kept and sent (a sign-in, a sign-up that
+    #: signs in, an access-token grant, a phone verification that signs in).
+    ESTABLISHED = "established"
+    #: ``set_session``: a session set by hand is now kept and sent.
+    SET = "set"
+    #: ``set_user``: a user set by hand is now kept (the session is unchanged).
+    USER_SET = "user_set"
+    #: ``sign_out`` of the current session, or ``sign_out_all``: nothing is kept or sent.
+    SIGNED_OUT = "signed_out"
+    #: ``clear_local_data``: nothing is kept, but the token is still sent (as the official
+    #: client does).
+    CLEARED = "cleared"
+    #: ``invalidate_session``, or the server refusing the session's token: nothing is kept
+    #: or sent, and ``sign_in_redirect`` is called.
+    INVALIDATED = "invalidated"
+
+
 @attrs.frozen
 class Store:
-    """Save ``update`` to the store; if it holds a session, send its token from now on."""
+    """Save ``update`` to the store; if it holds a session, send its token from now on.
+
+    ``kind`` says what the change is, for ``on_session_change``.
+    """
 
     # The update holds a session token: the repr names only the keys it changes.
     update: StoreUpdate = attrs.field(repr=lambda update: f"<{', '.join(update)}>")
+    kind: SessionChangeKind = SessionChangeKind.ESTABLISHED
 
     @property
     def token(self) -> str | None:
@@ -104,8 +132,45 @@ class Clear:
     notify: bool = False
     if_token: str | None = attrs.field(default=None, repr=False)
 
+    @property
+    def kind(self) -> SessionChangeKind:
+        """What the change is, for ``on_session_change``."""
+        if not self.stop_sending:
+            return SessionChangeKind.CLEARED
+        return SessionChangeKind.INVALIDATED if self.notify else SessionChangeKind.SIGNED_OUT
+
 
 LocalChange = Store | Clear
+
+
+@attrs.frozen
+class SessionChange:
+    """What ``on_session_change`` is told after a local session change of a client or scope.
+
+    ``kind`` says which change (:class:`SessionChangeKind`). ``session`` and ``user`` are
+    what is now kept, for the kinds that keep something (``session`` for ``established`` and
+    ``set``, ``user`` for ``established`` and ``user_set``), else ``None``. The event itself
+    holds no token: only reading ``session.token`` gives it, and the session's repr hides it.
+    """
+
+    kind: SessionChangeKind
+    session: Session | None = None
+    user: User | None = None
+
+    @classmethod
+    def of(cls, kind: SessionChangeKind, change: LocalChange) -> SessionChange:
+        """The event for ``change``, applied as ``kind``."""
+        if not isinstance(change, Store):
+            return cls(kind)
+        # Both objects came from an answer the core already parsed, or from a model the
+        # caller passed: they decode.
+        session = change.update.get("session")
+        user = change.update.get("user")
+        return cls(
+            kind,
+            None if session is None else from_wire(Session, session),
+            None if user is None else from_wire(User, user),
+        )
 
 
 def establish(body: Mapping[str, Any]) -> Store | None:
@@ -124,14 +189,14 @@ def set_session(session: Session) -> LocalChange:
         raise InvalidArgumentError(
             "invalid_session", "the session's token is not a valid header value"
         )
-    return Store({"session": _storable(to_wire(session))})
+    return Store({"session": _storable(to_wire(session))}, SessionChangeKind.SET)
 
 
 def set_user(user: User) -> LocalChange:
     """Store ``user``; the session and the header are left as they are."""
     if not isinstance(user, User):
         raise InvalidArgumentTypeError("invalid_user", "user must be an agnost.User")
-    return Store({"user": _storable(to_wire(user))})
+    return Store({"user": _storable(to_wire(user))}, SessionChangeKind.USER_SET)
 
 
 def to_json(value: object) -> str:
