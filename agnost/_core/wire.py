@@ -1,4 +1,6 @@
-"""The one cattrs converter between wire JSON and the models, configured once.
+"""Between wire JSON and the models: agnost's own structure functions, and one cattrs
+converter, configured once, made on first use (``to_wire``, the envelopes ``AuthGrant`` and
+``SignUpResult``, ``converter`` itself), so that importing agnost does not import cattrs.
 
 Rules: a field's wire name is its camelCase (or the ``wire`` name in its metadata, as for
 ``User.id`` <- ``_id``); keys the model does not know go to ``extra`` and come back out
@@ -9,19 +11,25 @@ strict (a number where a string belongs is an error, not ``str(number)``).
 from __future__ import annotations
 
 import re
+import threading
 import types
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-import cattrs
-from cattrs.gen import make_dict_unstructure_fn, override
 
 from .errors import InvalidArgumentError
 from .models import Device, OperatingSystem, Session, User, UserAgent
 
-__all__ = ["converter", "from_wire", "to_wire"]
+if TYPE_CHECKING:
+    import cattrs
+
+    #: The cattrs converter agnost uses for every model (made on first use, by
+    #: ``__getattr__``); extend it with ``register_*_hook`` at your risk.
+    converter: cattrs.Converter
+
+__all__ = ["from_wire", "to_wire"]
 
 T = TypeVar("T")
 
@@ -97,7 +105,10 @@ def _structure_tuple_of_str(value: Any, _: Any) -> tuple[str, ...]:
 
 
 def _register_model(conv: cattrs.Converter, cls: type[Any]) -> None:
-    """Register the hooks of a model that keeps its unknown keys in ``extra``."""
+    """Register the hooks of a model that keeps its unknown keys in ``extra``: agnost's own
+    structure function, and an unstructure function that cattrs generates."""
+    from cattrs.gen import make_dict_unstructure_fn, override
+
     fields = [f for f in attrs.fields(cls) if f.name != "extra"]
     renames = {f.name: override(rename=_wire_name(f)) for f in fields}
     # Empty tuples are data on the wire (`"accessGroupKeys": []`), so only Nones are omitted.
@@ -113,16 +124,18 @@ def _register_model(conv: cattrs.Converter, cls: type[Any]) -> None:
         wire.update(obj.extra)
         return wire
 
-    conv.register_structure_hook(cls, _fast_structure_fn(conv, cls))
+    conv.register_structure_hook(cls, _HOOKS[cls])
     conv.register_unstructure_hook(cls, unstructure)
 
 
-def _fast_structure_fn(conv: cattrs.Converter, cls: type[Any]) -> Callable[[Any, Any], Any]:
+def _fast_structure_fn(conv: Any, cls: type[Any]) -> Callable[[Any, Any], Any]:
     """A structure function written for ``cls``, like the ones cattrs generates, but lean.
 
     Sessions are structured on every ``get_all_sessions``, so this is the SDK's hot path:
     one generated function per model, strict checks inline for plain strings and booleans,
     no per-field dispatch, and the unknown keys collected only when there are any.
+    ``conv`` gives the structure functions of the fields' other types
+    (``get_structure_hook``): a cattrs converter, or agnost's own table.
     """
     lines = [
         "def structure(data, _):",
@@ -384,7 +397,42 @@ _MODELS = (Device, OperatingSystem, UserAgent, Session, User)
 _STRICT: dict[Any, Callable[[Any, Any], Any]] = {}
 
 
+class _OwnHooks:
+    """The structure functions of the models' field types, without cattrs: what
+    :func:`_fast_structure_fn` asks a converter for."""
+
+    def __init__(self) -> None:
+        self.hooks: dict[Any, Callable[[Any, Any], Any]] = {
+            str: _strict(str),
+            bool: _strict(bool),
+            datetime: _structure_datetime,
+        }
+
+    def get_structure_hook(self, kind: Any) -> Callable[[Any, Any], Any]:
+        if kind == tuple[str, ...]:
+            return _structure_tuple_of_str
+        if kind == Mapping[str, Any]:
+            return _strict(dict)
+        return self.hooks[kind]
+
+
+def _own_hooks() -> dict[Any, Callable[[Any, Any], Any]]:
+    own = _OwnHooks()
+    # Nested models first: a model's structure function looks up its fields' hooks.
+    for cls in _MODELS:
+        own.hooks[cls] = _STRICT[cls] = _fast_structure_fn(own, cls)
+    hooks = dict(_STRICT)
+    hooks[Session] = _server_sessions(_STRICT[Session], _STRICT[UserAgent])
+    return hooks
+
+
+#: The models' own structure functions, called by :func:`from_wire` without a converter.
+_HOOKS: dict[Any, Callable[[Any, Any], Any]] = _own_hooks()
+
+
 def _make_converter() -> cattrs.Converter:
+    import cattrs
+
     conv = cattrs.Converter()
     conv.register_structure_hook(str, _strict(str))
     conv.register_structure_hook(bool, _strict(bool))
@@ -394,23 +442,40 @@ def _make_converter() -> cattrs.Converter:
     conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _structure_tuple_of_str)
     conv.register_unstructure_hook_func(lambda t: t == tuple[str, ...], list)
     conv.register_structure_hook_func(lambda t: t == Mapping[str, Any], _strict(dict))
-    # Nested models first: a model's structure function looks up its fields' hooks.
-    for cls in (Device, OperatingSystem, UserAgent, Session, User):
+    for cls in _MODELS:
         _register_model(conv, cls)
-    _STRICT.update((cls, conv.get_structure_hook(cls)) for cls in _MODELS)
-    conv.register_structure_hook(Session, _server_sessions(_STRICT[Session], _STRICT[UserAgent]))
     # AuthGrant and SignUpResult are envelopes: their field names are their wire names, and
     # a null session stays null.
     return conv
 
 
-#: The converter agnost uses for every model; extend it with ``register_*_hook`` at your risk.
-converter = _make_converter()
-#: The models' own structure functions, called by :func:`from_wire` without the converter's
-#: dispatch (a lookup per call).
-_HOOKS: dict[Any, Callable[[Any, Any], Any]] = {
-    cls: converter.get_structure_hook(cls) for cls in _MODELS
-}
+_CONVERTER: cattrs.Converter | None = None
+_CONVERTER_MADE = threading.Lock()
+
+
+def _converter() -> cattrs.Converter:
+    global _CONVERTER
+    if _CONVERTER is None:
+        with _CONVERTER_MADE:
+            if _CONVERTER is None:
+                _CONVERTER = _make_converter()
+    return _CONVERTER
+
+
+def __getattr__(name: str) -> Any:
+    #: ``converter``: the cattrs converter agnost uses for every model, made on first use;
+    #: extend it with ``register_*_hook`` at your risk.
+    if name == "converter":
+        return _converter()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _validation_error(exc: Exception) -> bool:
+    if _CONVERTER is None:  # cattrs was never used, so this is not its error
+        return False
+    import cattrs
+
+    return isinstance(exc, cattrs.BaseValidationError)
 
 
 def from_wire(cls: type[T], data: Any) -> T:
@@ -423,8 +488,10 @@ def from_wire(cls: type[T], data: Any) -> T:
         hook = _HOOKS.get(cls)
         if hook is not None:
             return hook(data, cls)  # type: ignore[no-any-return]
-        return converter.structure(data, cls)
-    except (KeyError, TypeError, ValueError, cattrs.BaseValidationError) as exc:
+        return _converter().structure(data, cls)
+    except Exception as exc:
+        if not isinstance(exc, KeyError | TypeError | ValueError) and not _validation_error(exc):
+            raise
         problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         raise ValueError(f"not the wire form of a {cls.__name__}: {problem}") from None
 
@@ -437,7 +504,7 @@ def to_wire(obj: Any) -> dict[str, Any]:
     ``to_wire(from_wire(x)) == x`` for what Agnost servers send; stores keep the server's
     own JSON, untouched, in any case.
     """
-    result = converter.unstructure(obj)
+    result = _converter().unstructure(obj)
     if not isinstance(result, dict):
         raise TypeError(f"{type(obj).__name__} is not an agnost model")
     return result
