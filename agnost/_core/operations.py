@@ -145,13 +145,12 @@ def handle(
     :class:`~agnost.APIError` subclass its code calls for, or :class:`ResponseDecodeError`
     when the body cannot be read. ``secrets`` are the client's machine-made secrets (its
     API key): they are redacted from error messages and excerpts wherever they appear, as
-    the tokens of the exchange are; the endpoint's passwords by the rule for passwords.
+    the tokens of the exchange are; the endpoint's passwords and codes by their own rules.
     """
     hidden = Secrets(
-        # Codes are redacted as tokens are (wherever they appear): the password rule would
-        # never redact a 6-digit code.
-        tokens=(sent_token, endpoint.target_token, *endpoint.tokens, *endpoint.codes, *secrets),
+        tokens=(sent_token, endpoint.target_token, *endpoint.tokens, *secrets),
         passwords=endpoint.passwords,
+        codes=endpoint.codes,
     )
     status = response.status
     check_status(response, hidden)

@@ -491,3 +491,12 @@ def test_the_new_error_classes_are_api_errors_exported_by_both_packages() -> Non
         assert issubclass(cls, agnost.APIError)
         assert getattr(agnost_async, cls.__name__) is cls
         assert cls.__doc__
+
+
+def test_a_code_is_redacted_as_a_word_but_not_inside_the_servers_numbers() -> None:
+    op = BY_NAME["sign_in_with_code"]
+    body = {"errors": [{"code": "invalid_code", "message": "code 4821 is wrong for +1555048219"}]}
+    response = Response(401, "Unauthorized", {}, json.dumps(body).encode())
+    with pytest.raises(agnost.InvalidCodeError) as info:
+        handle(op, op.build(PHONE, "4821"), response, sent_token=None)
+    assert "code [redacted] is wrong for +1555048219" in str(info.value)
