@@ -42,7 +42,7 @@ def _reset_password(client: Any, args: argparse.Namespace, printer: Printer, std
     if args.link is not None:
         token = read_token(args.link, stdin, "Reset link or token")
         new_password = read_new_password(
-            args, stdin, after="--link -" if args.link == "-" else None
+            args, stdin, after="the link" if args.link == "-" else None
         )
         client.auth.reset_pwd_with_token(token, new_password)
         return _reset_done(printer, "the reset link")
@@ -60,9 +60,7 @@ def _reset_password(client: Any, args: argparse.Namespace, printer: Printer, std
             )
         print(f"a reset code was sent to {args.phone}, if an account has it", file=sys.stderr)
     code = read_code(args, stdin)
-    new_password = read_new_password(
-        args, stdin, after="--code-stdin" if args.code_stdin else None
-    )
+    new_password = read_new_password(args, stdin, after="the code" if args.code_stdin else None)
     client.auth.reset_pwd_with_code(args.phone, code, new_password)
     return _reset_done(printer, "the code")
 
