@@ -10,8 +10,6 @@ import logging
 import re
 import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -98,9 +96,9 @@ class RequestsTransport:
         """Send ``request`` and return the complete answer, or raise a ``TransportError``."""
         headers = {"User-Agent": _USER_AGENT, **request.headers}
         deadline = None if self._total is None else time.monotonic() + self._total
+        deadline_set, in_call_set = _DEADLINE.set(deadline), _IN_CALL.set(True)
         try:
             with (
-                _agnost_call(deadline),
                 self._session.request(
                     request.method,
                     request.url,
@@ -119,6 +117,8 @@ class RequestsTransport:
         except _FAILURES as exc:
             failure = _translate(request, exc)
         finally:
+            _IN_CALL.reset(in_call_set)
+            _DEADLINE.reset(deadline_set)
             if not self._owns_session:
                 _forget_session_cookie(self._session.cookies)
         # Raised outside the except block, so the library's exception, whose text may carry
@@ -145,16 +145,6 @@ class RequestsTransport:
         """Close the HTTP session if this transport created it."""
         if self._owns_session:
             self._session.close()
-
-
-@contextmanager
-def _agnost_call(deadline: float | None) -> Iterator[None]:
-    deadline_set, in_call_set = _DEADLINE.set(deadline), _IN_CALL.set(True)
-    try:
-        yield
-    finally:
-        _IN_CALL.reset(in_call_set)
-        _DEADLINE.reset(deadline_set)
 
 
 def _remaining() -> float | None:
@@ -207,7 +197,8 @@ class _AnswerReader(io.BufferedReader):
 
     def readline(self, size: int | None = -1) -> bytes:
         line = self.last_line = super().readline(size)
-        if _counted(line) > MAX_LINE:
+        # What is counted is part of the line: a line no longer than the limit is within it.
+        if len(line) > MAX_LINE and _counted(line) > MAX_LINE:
             raise http.client.LineTooLong("line")
         if self.head is not None:
             self.head.append(line)
@@ -233,6 +224,12 @@ _LENGTH = re.compile(r"[0-9]+")
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _MAX_LENGTH = 2**64 - 1  # llhttp's
+#: A header block both flavours take, each line as read (up to and with its "\n"): folded
+#: (starting with a space or a tab), or a field name, optional blanks, a colon and a value
+#: without control characters, then the line end. What :func:`_refuse_head` checks, at once.
+_HEAD = re.compile(
+    rb"(?:[ \t][^\n]*\n|[!#$%&'*+\-.^_`|~0-9A-Za-z]+[ \t]*:[^\x00-\x08\x0a-\x1f\x7f]*\r*\n)*"
+)
 
 
 class _HTTPResponse(http.client.HTTPResponse):
@@ -267,14 +264,10 @@ class _HTTPResponse(http.client.HTTPResponse):
         head, self.fp.head = self.fp.head or [], None
         if self.fp.last_line not in (b"\r\n", b"\n"):
             raise _NotHTTP("the connection closed inside the answer's header block")
-        for line in head[:-1]:
-            if line[:1] in (b" ", b"\t"):
-                continue  # a folded line, which both take
-            name, colon, value = line.rstrip(b"\r\n").partition(b":")
-            if not colon or not _FIELD_NAME.fullmatch(name.rstrip(b" \t")):
-                raise _NotHTTP("the answer has a header line that is not name: value")
-            if _BAD_VALUE.search(value):
-                raise _NotHTTP("the answer has a control character in a header value")
+        # One pass over the whole block for the usual answer; line by line, to say what is
+        # wrong, only when that pass fails.
+        if _HEAD.fullmatch(b"".join(head[:-1])) is None:
+            _refuse_head(head[:-1])
         codings = ",".join(self.msg.get_all("Transfer-Encoding", ()))
         if codings and codings.rsplit(",", 1)[-1].strip().lower() != "chunked":
             raise _NotHTTP("the answer's Transfer-Encoding does not end with chunked")
@@ -294,6 +287,18 @@ class _HTTPResponse(http.client.HTTPResponse):
             or (self.status == 204 and int(length) != 0)
         ):
             raise _NotHTTP("the answer has an invalid Content-Length")
+
+
+def _refuse_head(lines: list[bytes]) -> None:
+    """Raise what is wrong with the first bad header line of ``lines``."""
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):
+            continue  # a folded line, which both take
+        name, colon, value = line.rstrip(b"\r\n").partition(b":")
+        if not colon or not _FIELD_NAME.fullmatch(name.rstrip(b" \t")):
+            raise _NotHTTP("the answer has a header line that is not name: value")
+        if _BAD_VALUE.search(value):
+            raise _NotHTTP("the answer has a control character in a header value")
 
 
 class _Sending:
