@@ -165,6 +165,8 @@ class ClientConfig:
     def url(self, path: str, query: Iterable[tuple[str, str]] = ()) -> str:
         """``base + path + query``, every query key and value percent-encoded as
         JavaScript's ``encodeURIComponent`` does (protocol.md §8)."""
+        if not query:  # most calls: nothing to encode
+            return f"{self.base_url}{path}"
         encoded = urlencode(list(query), quote_via=quote, safe=_URI_COMPONENT_SAFE)
         return f"{self.base_url}{path}?{encoded}" if encoded else f"{self.base_url}{path}"
 
@@ -207,7 +209,7 @@ _DISTINCTIVE = 8
 
 
 def _present(values: Iterable[str | None]) -> tuple[str, ...]:
-    return tuple(value for value in values if value)
+    return tuple(filter(None, values))
 
 
 @attrs.frozen
