@@ -266,7 +266,7 @@ class BaseClient:
                 raise InvalidArgumentError(
                     "invalid_session", "the session's token is not a valid header value"
                 )
-            store = MemoryStore(session=to_wire(session))
+            store = _SeededStore(session)
         else:
             raise InvalidArgumentTypeError(
                 "invalid_session",
@@ -404,6 +404,45 @@ class BaseClient:
         """Send ``token`` from now on; ``None`` keeps the current one."""
         if token is not None:
             self._token = token
+
+
+class _SeededStore(MemoryStore):
+    """The memory store of a scope made from a :class:`agnost.Session`: the session turns
+    into its wire form on first use, not when the scope is made (that conversion is most
+    of a scope's making cost, and many scopes only send the token)."""
+
+    __slots__ = ("_seed",)
+
+    def __init__(self, seed: Session) -> None:
+        super().__init__()
+        self._seed: Session | None = seed
+
+    def __repr__(self) -> str:
+        self._sow()
+        return super().__repr__()
+
+    def _sow(self) -> None:
+        if self._seed is None:
+            return
+        with self._lock:
+            if self._seed is not None:
+                self._state = local.StoredAuth(session=to_wire(self._seed))
+                self._seed = None
+
+    def load(self) -> local.StoredAuth:
+        """Return the stored session and user."""
+        self._sow()
+        return super().load()
+
+    def save(self, update: local.StoreUpdate) -> None:
+        """Store the given keys; keys not in ``update`` keep their value."""
+        self._sow()
+        super().save(update)
+
+    def clear(self, *, if_token: str | None = None) -> bool:
+        """Remove the session and user (only if the stored token is ``if_token``, when given)."""
+        self._sow()
+        return super().clear(if_token=if_token)
 
 
 def _timeout(value: Timeout | float | None) -> Timeout:
