@@ -171,7 +171,7 @@ def test_both_auth_classes_have_the_same_methods() -> None:
     async_auth = _public_methods(AsyncAuth)
 
     assert sorted(sync_auth) == sorted(async_auth)
-    assert len(sync_auth) == 17  # 10 HTTP operations, 6 local methods, sign_in_with_provider
+    assert len(sync_auth) == 30  # 23 HTTP operations, 6 local methods, sign_in_with_provider
 
 
 def test_client_auth_is_the_generated_auth_class(server: RecordingServer) -> None:
