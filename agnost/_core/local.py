@@ -109,7 +109,8 @@ class Store:
 
     # The update holds a session token: the repr names only the keys it changes.
     update: StoreUpdate = attrs.field(repr=lambda update: f"<{', '.join(update)}>")
-    kind: SessionChangeKind = SessionChangeKind.ESTABLISHED
+    # Equality is about what changes in the store; the kind only labels it for the callback.
+    kind: SessionChangeKind = attrs.field(default=SessionChangeKind.ESTABLISHED, eq=False)
 
     @property
     def token(self) -> str | None:
