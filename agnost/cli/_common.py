@@ -14,8 +14,10 @@ Exit codes, the same for every command (also in ``agnost --help``):
 130   interrupted (Ctrl-C)
 ====  ===========================================================================
 
-No token is printed unless ``--show-token`` asks for it; passwords are never taken from the
-command line (a prompt, or ``--password-stdin``), and other secrets (``--api-key``,
+No token is printed unless ``--show-token`` asks for it; passwords and one-time codes are
+never taken from the command line (a prompt that does not echo them, or ``--password-stdin``
+and ``--code-stdin``; a new password is asked twice at a prompt), a command reads stdin for
+at most one of its options, and other secrets (``--api-key``,
 ``--access-token``) are best given in the environment or on stdin (``-``): the command line is
 visible to every user of the machine.
 """
