@@ -49,7 +49,7 @@ def _at_once(flavour: Flavour, calls: list[Any]) -> list[Any]:
         except Exception as exc:
             return exc
 
-    with ThreadPoolExecutor(len(calls)) as pool:
+    with ThreadPoolExecutor(min(len(calls), 20)) as pool:
         return list(pool.map(outcome, calls))
 
 
@@ -270,3 +270,22 @@ def test_no_token_in_the_repr_of_scopes_sessions_or_events(
     for shown in (repr(scope), str(scope), repr(event), str(event), repr(scope.storage)):
         assert token not in shown
     assert repr(scope).startswith(f"<{type(app).__name__} scope ")
+
+
+def test_scopes_call_the_apps_endpoints_each_as_its_user_at_the_same_time(
+    flavour: Flavour, agnost_emulator: Emulator, data_dir: Path
+) -> None:
+    app = _app(flavour, agnost_emulator)
+    emails = [f"user{i:02d}@example.com" for i in range(20)]
+    sessions = [_sign_up(flavour, app, email) for email in emails]
+    plan = [i % 20 for i in range(100)]
+
+    def call(user: int) -> Any:
+        return lambda: app.scope(sessions[user].token).endpoint.get("/whoami")
+
+    answers = _at_once(flavour, [call(user) for user in plan])
+
+    assert [answer["user"]["email"] for answer in answers] == [emails[u] for u in plan]
+    # The app client itself is no one to the app's endpoints.
+    assert flavour.run(app.endpoint.get("/whoami"))["user"] is None
+    assert list(data_dir.rglob("*")) == []
