@@ -23,7 +23,7 @@ from . import local
 from .errors import InvalidArgumentError, InvalidArgumentTypeError, ResponseDecodeError
 from .http import Response, Secrets, check_status, decode_json, excerpt
 from .models import AuthGrant, Session, SignUpResult, User
-from .wire import from_wire
+from .wire import from_wire, sessions_from_json
 
 __all__ = [
     "AUTH_PATH",
@@ -443,9 +443,8 @@ def _parse_as(cls: type[T]) -> Callable[[Any], T]:
 
 
 def _parse_sessions(body: Any) -> list[Session]:
-    if not isinstance(body, list):
-        raise TypeError("expected a JSON array of sessions")
-    return [from_wire(Session, item) for item in body]
+    # A decoded answer: equal user agents are built once (wire.sessions_from_json).
+    return sessions_from_json(body)
 
 
 # --- the table -----------------------------------------------------------------------------

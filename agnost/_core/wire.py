@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     #: ``__getattr__``); extend it with ``register_*_hook`` at your risk.
     converter: cattrs.Converter
 
-__all__ = ["from_wire", "to_wire"]
+__all__ = ["from_wire", "sessions_from_json", "to_wire"]
 
 T = TypeVar("T")
 
@@ -298,7 +298,10 @@ class _OffShape(Exception):
 
 
 def _server_sessions(
-    strict: Callable[[Any, Any], Session], structure_agent: Callable[[Any, Any], UserAgent]
+    strict: Callable[[Any, Any], Session],
+    structure_agent: Callable[[Any, Any], UserAgent],
+    *,
+    share: bool,
 ) -> Callable[[Any, Any], Any]:
     """The structure function of sessions: a fast path for the exact shape Agnost servers
     send, ``strict`` (the general function) for anything else.
@@ -310,10 +313,13 @@ def _server_sessions(
     is not plain, goes to ``strict``, which also names any problem. What the fast path
     builds equals what ``strict`` builds (tests/core/test_fast_structuring.py holds that).
 
-    The sessions of one user mostly come from the same few browsers: a user agent (three
-    models, most of a session's cost) is built once for equal wire forms and shared, as a
-    frozen value whose ``extra`` is an immutable empty dict. The key is the twelve values
-    of the fixed shape; only models built and checked by ``strict`` are shared.
+    ``share``: the sessions of one user mostly come from the same few browsers, so a user
+    agent (three models, most of a session's cost) is built once for equal wire forms and
+    shared, as a frozen value whose ``extra`` is an immutable empty dict. The key is the
+    twelve values of the fixed shape; only models built and checked by ``strict`` are
+    shared. Equal values are the same values only for what ``json.loads`` makes (a ``str``
+    subclass equals a ``str``, and ``strict`` refuses it): sharing is for decoded answers
+    (:func:`sessions_from_json`), not for :func:`from_wire`, which takes any data.
     """
     new = object.__new__
     set_user_id = _slot_setter(Session, "user_id")
@@ -328,6 +334,8 @@ def _server_sessions(
     shared: dict[tuple[Any, ...], UserAgent] = {}
 
     def user_agent(agent: Any) -> UserAgent:
+        if not share:
+            return structure_agent(agent, UserAgent)
         if agent.__class__ is not dict or len(agent) != 6:
             raise _OffShape
         device, os = agent["device"], agent["os"]
@@ -422,7 +430,7 @@ def _own_hooks() -> dict[Any, Callable[[Any, Any], Any]]:
     for cls in _MODELS:
         own.hooks[cls] = _STRICT[cls] = _fast_structure_fn(own, cls)
     hooks = dict(_STRICT)
-    hooks[Session] = _server_sessions(_STRICT[Session], _STRICT[UserAgent])
+    hooks[Session] = _server_sessions(_STRICT[Session], _STRICT[UserAgent], share=False)
     return hooks
 
 
@@ -478,6 +486,29 @@ def _validation_error(exc: Exception) -> bool:
     return isinstance(exc, cattrs.BaseValidationError)
 
 
+_FROM_JSON = _server_sessions(_STRICT[Session], _STRICT[UserAgent], share=True)
+
+
+def sessions_from_json(body: Any) -> list[Session]:
+    """The sessions of an answer's body as ``json.loads`` decoded it (plain JSON types only:
+    equal user agents among them are built once and shared).
+
+    Raises ``TypeError`` when ``body`` is not a list, ``ValueError`` (as :func:`from_wire`
+    does, naming the problem, never a value) when an item is not a session.
+    """
+    if not isinstance(body, list):
+        raise TypeError("expected a JSON array of sessions")
+    structure = _FROM_JSON
+    try:
+        return [structure(item, Session) for item in body]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not the wire form of a Session: {_problem(exc)}") from None
+
+
+def _problem(exc: BaseException) -> str:
+    return f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+
+
 def from_wire(cls: type[T], data: Any) -> T:
     """Build a model (``User``, ``Session``, ...) from its wire JSON.
 
@@ -492,8 +523,7 @@ def from_wire(cls: type[T], data: Any) -> T:
     except Exception as exc:
         if not isinstance(exc, KeyError | TypeError | ValueError) and not _validation_error(exc):
             raise
-        problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise ValueError(f"not the wire form of a {cls.__name__}: {problem}") from None
+        raise ValueError(f"not the wire form of a {cls.__name__}: {_problem(exc)}") from None
 
 
 def to_wire(obj: Any) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The fast path that structures sessions in the server's usual shape gives what the general,
 strict path gives, on every shape: the usual one, unknown and missing fields, wrong types,
-odd timestamps, odd user agents; and the user agents it shares cannot be changed."""
+odd timestamps, odd user agents; both through ``from_wire`` and through the parser of decoded
+answers (``sessions_from_json``), whose shared user agents cannot be changed."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ from tests.samples import SESSION
 
 FAST = wire._HOOKS[agnost.Session]
 STRICT = wire._STRICT[agnost.Session]
+
+
+def FROM_JSON(data: Any, _: Any) -> agnost.Session:
+    """An answer of one session, as the client parses it."""
+    return wire.sessions_from_json([data])[0]
+
 
 ODD_VALUES: list[Any] = [None, 0, 1, 1.5, True, False, "", "x", [], ["a"], {}, {"a": 1}, ("a",)]
 
@@ -117,9 +124,27 @@ def _outcome(structure: Any, data: Any) -> tuple[str, Any]:
 SHAPES = list(_shapes())
 
 
+@pytest.mark.parametrize("fast_path", [FAST, FROM_JSON], ids=["from_wire", "from_json"])
 @pytest.mark.parametrize("data", SHAPES, ids=[str(i) for i in range(len(SHAPES))])
-def test_the_fast_path_gives_what_the_strict_path_gives(data: Any) -> None:
-    fast, strict = _outcome(FAST, data), _outcome(STRICT, data)
+def test_the_fast_path_gives_what_the_strict_path_gives(fast_path: Any, data: Any) -> None:
+    strict = _outcome(STRICT, data)
+    # Twice: the second time, a user agent seen before may be shared.
+    for _ in range(2):
+        fast = _outcome(fast_path, data)
+        if fast_path is FROM_JSON and strict[0] == "raised":
+            # The parser of answers says the same, as ValueError.
+            assert fast[0] == "raised" and fast[1][0] is ValueError
+            assert fast[1][1] == f"not the wire form of a Session: {_message(strict)}"
+            continue
+        _check_equal(fast, strict)
+
+
+def _message(outcome: tuple[str, Any]) -> str:
+    kind, text = outcome[1]
+    return f"missing field {text}" if kind is KeyError else text
+
+
+def _check_equal(fast: tuple[str, Any], strict: tuple[str, Any]) -> None:
     assert fast == strict
     if fast[0] == "built":
         made, reference = fast[1], strict[1]
@@ -152,9 +177,10 @@ def test_a_dict_subclass_takes_the_strict_path_and_gives_the_same() -> None:
     assert FAST(data, agnost.Session) == STRICT(copy.deepcopy(SESSION), agnost.Session)
 
 
-def test_equal_user_agents_are_shared_and_cannot_be_changed() -> None:
-    first = agnost.from_wire(agnost.Session, copy.deepcopy(SESSION))
-    second = agnost.from_wire(agnost.Session, {**copy.deepcopy(SESSION), "token": "other"})
+def test_equal_user_agents_of_an_answer_are_shared_and_cannot_be_changed() -> None:
+    first, second = wire.sessions_from_json(
+        [copy.deepcopy(SESSION), {**copy.deepcopy(SESSION), "token": "other"}]
+    )
     assert first.user_agent is second.user_agent
     assert first.user_agent is not None and first.user_agent.device is not None
     for extra in (first.user_agent.extra, first.user_agent.device.extra):
@@ -175,26 +201,46 @@ def test_equal_user_agents_are_shared_and_cannot_be_changed() -> None:
 
 def test_a_user_agent_with_unknown_fields_is_not_shared() -> None:
     wire_form = {**copy.deepcopy(SESSION), "userAgent": _agent(brand="x")}
-    first = agnost.from_wire(agnost.Session, copy.deepcopy(wire_form))
-    second = agnost.from_wire(agnost.Session, copy.deepcopy(wire_form))
+    first, second = wire.sessions_from_json([copy.deepcopy(wire_form), copy.deepcopy(wire_form)])
     assert first == second
     assert first.user_agent is not second.user_agent
     assert first.user_agent is not None and first.user_agent.extra == {"brand": "x"}
 
 
 def test_a_value_that_hashes_like_another_is_not_taken_for_it() -> None:
-    # 1 == True == 1.0 as keys: a cached agent with "1" must not answer for 1 or True.
-    agnost.from_wire(agnost.Session, {**SESSION, "userAgent": _agent(major="1")})
+    # 1 == True == 1.0 as keys: a shared agent with "1" must not answer for 1 or True.
+    wire.sessions_from_json([{**SESSION, "userAgent": _agent(major="1")}])
     for odd in (1, True, 1.0):
         with pytest.raises(ValueError, match="major"):
-            agnost.from_wire(agnost.Session, {**SESSION, "userAgent": _agent(major=odd)})
+            wire.sessions_from_json([{**SESSION, "userAgent": _agent(major=odd)}])
+
+
+class _Text(str):
+    __slots__ = ()
+
+
+def test_from_wire_shares_nothing_so_a_str_subclass_is_refused_as_strictly() -> None:
+    # Equal to a user agent an answer had: from_wire still checks every value itself.
+    wire.sessions_from_json([copy.deepcopy(SESSION)])
+    data = {**copy.deepcopy(SESSION), "userAgent": _agent(family=_Text("Chrome"))}
+    assert _outcome(FAST, data) == _outcome(STRICT, data)
+    assert _outcome(STRICT, data)[0] == "raised"
+    first = agnost.from_wire(agnost.Session, copy.deepcopy(SESSION))
+    second = agnost.from_wire(agnost.Session, copy.deepcopy(SESSION))
+    assert first == second and first.user_agent is not second.user_agent
+
+
+def test_the_parser_of_answers_refuses_what_is_not_a_list() -> None:
+    for body in (None, {}, "[]", SESSION):
+        with pytest.raises(TypeError, match="expected a JSON array of sessions"):
+            wire.sessions_from_json(body)
 
 
 def test_many_distinct_user_agents_are_all_structured_right() -> None:
     # More than the cache keeps: it is emptied when full, never wrong.
     for i in range(3 * wire._SHARED_USER_AGENTS):
         data = {**SESSION, "userAgent": _agent(patch=str(i))}
-        session = agnost.from_wire(agnost.Session, data)
+        session = wire.sessions_from_json([copy.deepcopy(data)])[0]
         assert session.user_agent is not None and session.user_agent.patch == str(i)
         assert session == STRICT(copy.deepcopy(data), agnost.Session)
 
@@ -209,5 +255,6 @@ def test_sessions_from_an_answer_equal_the_strict_ones() -> None:
         }
         for i in range(300)
     ]
-    built = [agnost.from_wire(agnost.Session, s) for s in sessions]
+    built = wire.sessions_from_json(copy.deepcopy(sessions))
     assert built == [STRICT(copy.deepcopy(s), agnost.Session) for s in sessions]
+    assert built == [agnost.from_wire(agnost.Session, s) for s in sessions]
