@@ -4,7 +4,9 @@
   ``agnost_async.AsyncClient`` next to raw ``aiohttp`` (the same GET with the same headers, plus
   the JSON decode), against one local server in its own process, at 1, 3, 30 and 300 sessions;
 - structuring per session, in situ (the client's own work at N sessions less its work at none,
-  less ``json.loads`` of the difference) and alone (``from_wire`` over decoded sessions);
+  less ``json.loads`` of the difference) and alone (``sessions_from_json``, the parser of
+  answers, and ``from_wire``, one session at a time, over decoded sessions);
+- client construction, both flavours;
 - 50 concurrent calls over one async client next to 50 over one raw aiohttp session;
 - import times: fresh interpreters, interleaved, timing the import (and ``create_client``)
   inside the process; ``-X importtime`` attributes agnost's own share.
@@ -42,6 +44,8 @@ import requests
 import agnost
 import agnost_async
 from agnost._core.http import Response
+from agnost._core.wire import sessions_from_json
+from agnost.storage import Storage
 from tests import samples
 from tests.benchmarks._canned import (
     async_loop,
@@ -220,11 +224,13 @@ def _canned_client(env_url: str, sessions: list[dict[str, Any]]) -> agnost.Clien
 @pytest.mark.benchmark
 def test_structuring_per_session() -> None:
     """Per session, in situ: (the sync client's work at N sessions - at none) - (json.loads
-    of N - of none), per round, over N; alone: ``from_wire`` over decoded sessions."""
+    of N - of none), per round, over N; alone: the parser of answers, and ``from_wire``
+    per session, over decoded sessions."""
     env_url = "http://127.0.0.1:9/e:bench"
     print(f"\nstructuring per session, {ROUNDS} interleaved rounds")
     print(
-        f"{'sessions':<10}{'in situ us':>12}{'p10':>8}{'p90':>8}{'alone us':>10}{'decode us':>11}"
+        f"{'sessions':<10}{'in situ us':>12}{'p10':>8}{'p90':>8}{'alone us':>10}"
+        f"{'from_wire us':>14}{'decode us':>11}"
     )
     for count in SIZES:
         sessions = _sessions(count)
@@ -234,6 +240,9 @@ def test_structuring_per_session() -> None:
         decoded = json.loads(body)
 
         def alone(decoded: list[Any] = decoded) -> None:
+            sessions_from_json(decoded)
+
+        def one_by_one(decoded: list[Any] = decoded) -> None:
             for item in decoded:
                 agnost.from_wire(agnost.Session, item)
 
@@ -243,6 +252,7 @@ def test_structuring_per_session() -> None:
             "loads N": sync_loop(lambda body=body: json.loads(body), calls),
             "loads 0": sync_loop(lambda: json.loads(b"[]"), calls),
             "alone": sync_loop(alone, calls),
+            "from_wire": sync_loop(one_by_one, calls),
         }
         for run in variants.values():
             run()
@@ -261,6 +271,7 @@ def test_structuring_per_session() -> None:
         print(
             f"{count:<10}{statistics.median(in_situ):>12.2f}{deciles[0]:>8.2f}{deciles[-1]:>8.2f}"
             f"{statistics.median(times['alone']) / count * 1e6:>10.2f}"
+            f"{statistics.median(times['from_wire']) / count * 1e6:>14.2f}"
             f"{statistics.median(times['loads N']) / count * 1e6:>11.2f}"
         )
         full.close()
@@ -348,6 +359,40 @@ def _profile(title: str, run: Callable[[], object]) -> None:
     stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
     stats.print_stats(r"agnost|cattrs|attrs|requests|urllib3|aiohttp", 25)
     print(f"\n--- profile: {title} ---\n{out.getvalue()}")
+
+
+@pytest.mark.benchmark
+def test_client_construction() -> None:
+    """``create_client`` with a memory store, both flavours, next to the runtime-Protocol
+    check ``isinstance(store, Storage)`` that construction makes (issue 12)."""
+    env_url = "http://127.0.0.1:9/e:bench"
+    store = agnost.MemoryStore()
+    made: list[Any] = []
+
+    def sync_client() -> None:
+        made.append(agnost.create_client(env_url, CLIENT_KEY, storage=store))
+
+    def async_client() -> None:
+        made.append(agnost_async.create_client(env_url, CLIENT_KEY, storage=store))
+
+    variants: dict[str, Callable[[], object]] = {
+        "agnost.create_client": sync_loop(sync_client, 200),
+        "agnost_async.create_client": sync_loop(async_client, 200),
+        "isinstance(store, Storage)": sync_loop(lambda: isinstance(store, Storage), 200),
+    }
+    try:
+        for run in variants.values():
+            run()
+        times = interleaved(variants, ROUNDS, 200)
+        report(f"client construction, {ROUNDS} interleaved rounds x 200", times)
+        share = statistics.median(times["isinstance(store, Storage)"]) / statistics.median(
+            times["agnost_async.create_client"]
+        )
+        print(f"the Protocol check's share of async construction: {share:.0%}")
+    finally:
+        for client in made:
+            if isinstance(client, agnost.Client):
+                client.close()
 
 
 # --- import time -------------------------------------------------------------------------------
