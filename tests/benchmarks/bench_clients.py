@@ -385,10 +385,14 @@ def test_client_construction() -> None:
             run()
         times = interleaved(variants, ROUNDS, 200)
         report(f"client construction, {ROUNDS} interleaved rounds x 200", times)
+        # Since dc56676 a MemoryStore or FileStore (exact type) skips the check.
         share = statistics.median(times["isinstance(store, Storage)"]) / statistics.median(
             times["agnost_async.create_client"]
         )
-        print(f"the Protocol check's share of async construction: {share:.0%}")
+        print(
+            f"the Protocol check (skipped for a MemoryStore) would add {share:.0%}"
+            " to async construction"
+        )
     finally:
         for client in made:
             if isinstance(client, agnost.Client):
