@@ -16,10 +16,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import attrs
 
 from .config import EmulatorConfig
-from .db import Database
+from .db import Database, DuplicateUserError
 from .security import new_object_id, new_token, token_digest
 
 __all__ = [
+    "EMAIL_TAKEN",
     "Limits",
     "OpenedSession",
     "create_user",
@@ -28,7 +29,7 @@ __all__ = [
     "issue_access_token",
     "new_user_doc",
     "open_session",
-    "send_verification_email",
+    "GRANT_PURPOSES",
     "with_query",
 ]
 
@@ -144,52 +145,37 @@ def issue_access_token(db: Database, user_id: str, purpose: str, expires_at: flo
     return token
 
 
-def send_verification_email(
-    db: Database,
-    user: dict[str, Any],
-    redirect_url: str,
-    now: float,
-    limits: Limits,
-) -> dict[str, Any]:
-    """Send the email-confirmation message, that is: put it in the outbox, and return it.
+#: The access tokens the grant endpoint exchanges for a session (a password-reset token is
+#: not one of them: it only sets a new password).
+GRANT_PURPOSES = ("email_verification", "oauth", "magic_link", "email_change")
 
-    Its link is the app's redirect URL with ``access_token``, where a real server's link ends
-    up after its own verification hop. The outbox keeps the newest
-    ``limits.max_outbox_messages``.
-    """
-    with db.transaction():
-        token = issue_access_token(
-            db, user["_id"], "email_verification", now + limits.access_token_lifetime
-        )
-        return db.insert_message(
-            {
-                "recipient": user["email"],
-                "kind": "email_verification",
-                "link": with_query(redirect_url, action="email-confirm", access_token=token),
-                "code": None,
-                "accessToken": token,
-                "userId": user["_id"],
-                "createdAt": iso_timestamp(now),
-            },
-            keep=limits.max_outbox_messages,
-        )
+#: What :func:`grant` answers when an email change's new address was taken meanwhile.
+EMAIL_TAKEN = "email_not_unique"
 
 
 def grant(
     db: Database, access_token: str, user_agent: str, now: float, limits: Limits
-) -> tuple[dict[str, Any], OpenedSession] | None:
+) -> tuple[dict[str, Any], OpenedSession] | str | None:
     """Exchange an access token for (user, new session), or None if it is not valid.
 
-    The token is used up either way. An email-verification token marks the email verified.
+    The token is used up either way. An email-verification or magic-link token marks the
+    email verified (the link reached it); an email-change token sets the new address, verified
+    (:data:`EMAIL_TAKEN` if another user has it by now; nothing changes then).
     """
     with db.transaction():
-        taken = db.take_access_token(token_digest(access_token), now)
+        taken = db.take_access_token(token_digest(access_token), now, GRANT_PURPOSES)
         if taken is None:
             return None
-        user_id, purpose = taken
+        user_id, purpose, payload = taken
         user = db.user_by_id(user_id)
         if user is None:
             return None
-        if purpose == "email_verification":
+        if purpose == "email_change" and payload is not None:
+            user["email"] = payload
+            try:
+                db.update_user_contact(user)
+            except DuplicateUserError:
+                return EMAIL_TAKEN
+        if purpose in ("email_verification", "magic_link", "email_change"):
             user["emailVerified"] = True
         return user, open_session(db, user, user_agent, now, limits)

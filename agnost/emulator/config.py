@@ -20,6 +20,9 @@ from .origins import normalise_host, normalise_origin, redirect_url_problem
 __all__ = [
     "ConfigError",
     "DEFAULT_ACCESS_TOKEN_LIFETIME",
+    "DEFAULT_CODE_LENGTH",
+    "DEFAULT_CODE_LIFETIME",
+    "DEFAULT_MAX_CODE_ATTEMPTS",
     "DEFAULT_HASH_COST",
     "DEFAULT_SESSION_LIFETIME",
     "EmulatorConfig",
@@ -40,6 +43,12 @@ MIN_HASH_COST = 1
 #: scrypt needs 128 * r * N bytes: at 2**16 with r=8 that is 64 MiB per hash, the most one
 #: request may make the emulator allocate (an unauthenticated PATCH can set it).
 MAX_HASH_COST = 16
+#: One-time SMS codes: digits, 6 of them by default, valid for 10 minutes, 5 tries each.
+DEFAULT_CODE_LENGTH = 6
+MIN_CODE_LENGTH = 4
+MAX_CODE_LENGTH = 10
+DEFAULT_CODE_LIFETIME = 600.0
+DEFAULT_MAX_CODE_ATTEMPTS = 5
 
 _YEAR = 365 * 24 * 3600.0
 
@@ -55,6 +64,9 @@ RANGES: dict[str, tuple[float, float]] = {
     "maxConnections": (1, 10_000),
     "maxSessionsPerUser": (1, 10_000),
     "maxOutboxMessages": (1, 100_000),
+    "codeLength": (MIN_CODE_LENGTH, MAX_CODE_LENGTH),
+    "codeLifetime": (0, 24 * 3600),
+    "maxCodeAttempts": (1, 100),
 }
 #: Bounds on the lists and strings among the settings.
 MAX_LIST_ITEMS = 100
@@ -209,6 +221,11 @@ class EmulatorConfig:
     max_outbox_messages: int = 1000
     enforce_session: bool = False
     enforce_session_keys: tuple[str, ...] = ()
+    phone_confirmation: bool = False
+    sign_in_on_phone_verification: bool = True
+    code_length: int = DEFAULT_CODE_LENGTH
+    code_lifetime: float = DEFAULT_CODE_LIFETIME
+    max_code_attempts: int = DEFAULT_MAX_CODE_ATTEMPTS
 
     def __attrs_post_init__(self) -> None:
         # Constructed in Python, the same rules as over HTTP, so a bad option fails at start.
@@ -290,6 +307,14 @@ _SETTINGS: dict[str, tuple[str, Callable[[object], Any]]] = {
     "maxOutboxMessages": ("max_outbox_messages", _integer("maxOutboxMessages")),
     "enforceSession": ("enforce_session", lambda v: _check_bool("enforceSession", v)),
     "enforceSessionKeys": ("enforce_session_keys", _check_enforced_keys),
+    "phoneConfirmation": ("phone_confirmation", lambda v: _check_bool("phoneConfirmation", v)),
+    "signInOnPhoneVerification": (
+        "sign_in_on_phone_verification",
+        lambda v: _check_bool("signInOnPhoneVerification", v),
+    ),
+    "codeLength": ("code_length", _integer("codeLength")),
+    "codeLifetime": ("code_lifetime", _number("codeLifetime")),
+    "maxCodeAttempts": ("max_code_attempts", _integer("maxCodeAttempts")),
 }
 
 #: Attribute (Python name) -> wire name.
@@ -317,3 +342,8 @@ class EmulatorSettings(TypedDict, total=False):
     max_outbox_messages: int
     enforce_session: bool
     enforce_session_keys: Sequence[str]
+    phone_confirmation: bool
+    sign_in_on_phone_verification: bool
+    code_length: int
+    code_lifetime: float
+    max_code_attempts: int

@@ -33,6 +33,7 @@ __all__ = [
     "DuplicateUserError",
     "SchemaTooNewError",
     "StorageError",
+    "StoredCode",
 ]
 
 T = TypeVar("T")
@@ -76,6 +77,22 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    """
+    ALTER TABLE access_tokens ADD COLUMN payload TEXT;  -- e.g. the new address of an email change
+    CREATE INDEX access_tokens_by_user ON access_tokens (user_id, purpose);
+    CREATE TABLE codes (                    -- one-time SMS codes, one live code per number and use
+        recipient TEXT NOT NULL,            -- the phone number it was sent to
+        purpose TEXT NOT NULL,              -- sign_in, phone_verification, password_reset
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        salt TEXT NOT NULL,
+        code_digest TEXT,                   -- SHA-256 of salt and code; NULL once burnt
+        attempts_left INTEGER NOT NULL,
+        expires_at REAL NOT NULL,
+        payload TEXT,                       -- e.g. the new number of a phone change
+        PRIMARY KEY (recipient, purpose)
+    );
+    CREATE INDEX codes_by_user ON codes (user_id, purpose);
+    """,
 )
 
 #: The ``settings`` row holding the generated development client key.
@@ -116,6 +133,11 @@ class DuplicateUserError(Exception):
     def __init__(self, field: str) -> None:
         super().__init__(f"a user with this {field} already exists")
         self.field = field
+
+
+#: A code row: (user id, salt, code digest or None once burnt, attempts left, expires at,
+#: payload or None).
+StoredCode = tuple[str, str, "str | None", int, float, "str | None"]
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -206,6 +228,20 @@ class Database:
             self._conn.execute("ROLLBACK")
             raise
         self._conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def rehearsal(self) -> Iterator[None]:
+        """Run the block's writes and undo them: inside a :meth:`transaction`, the same work
+        as the real thing leaving no trace (foreign keys are checked at the end, by which time
+        the rows are gone). A send for an unknown account does this, so that it costs what a
+        send for a known one does."""
+        self._conn.execute("PRAGMA defer_foreign_keys = ON")
+        self._conn.execute("SAVEPOINT rehearsal")
+        try:
+            yield
+        finally:
+            self._conn.execute("ROLLBACK TO rehearsal")
+            self._conn.execute("RELEASE rehearsal")
 
     def close(self) -> None:
         """Close the connection (checkpointing the write-ahead log into the file)."""
@@ -303,6 +339,42 @@ class Database:
         """Replace the stored document of the user ``doc["_id"]``."""
         self._conn.execute("UPDATE users SET doc = ? WHERE id = ?", (json.dumps(doc), doc["_id"]))
 
+    def update_user_contact(self, doc: dict[str, Any]) -> None:
+        """Replace the user's document and the email and phone it is found by (from ``doc``).
+
+        Raises :class:`DuplicateUserError` if another user has the email or phone.
+        """
+        email = doc.get("email")
+        try:
+            self._conn.execute(
+                "UPDATE users SET doc = ?, email_key = ?, phone = ? WHERE id = ?",
+                (
+                    json.dumps(doc),
+                    email.lower() if isinstance(email, str) else None,
+                    doc.get("phone"),
+                    doc["_id"],
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateUserError("email" if "email_key" in str(exc) else "phone") from exc
+
+    def password_hash(self, user_id: str) -> str | None:
+        """The user's stored password hash, or None (no such user, or no password)."""
+        row = self._conn.execute(
+            "SELECT password_hash FROM users WHERE id = ?", (user_id,)
+        ).fetchone()
+        return str(row[0]) if row and row[0] is not None else None
+
+    def user_id_by(self, *, email: str | None = None, phone: str | None = None) -> str | None:
+        """The id of the user with this email (case-insensitively) or phone, or None."""
+        if email is not None:
+            row = self._conn.execute(
+                "SELECT id FROM users WHERE email_key = ?", (email.lower(),)
+            ).fetchone()
+        else:
+            row = self._conn.execute("SELECT id FROM users WHERE phone = ?", (phone,)).fetchone()
+        return str(row[0]) if row else None
+
     # --- sessions ------------------------------------------------------------------------
 
     def insert_session(self, digest: str, created_at: float, doc: dict[str, Any]) -> None:
@@ -351,6 +423,7 @@ class Database:
         with self.transaction():
             self._conn.execute("DELETE FROM sessions WHERE created_at <= ?", (not_before,))
             self._conn.execute("DELETE FROM access_tokens WHERE expires_at <= ?", (now,))
+            self._conn.execute("DELETE FROM codes WHERE expires_at <= ?", (now,))
 
     def session_owner(self, digest: str) -> str | None:
         """The user id a session belongs to, expired or not, or None if there is no such."""
@@ -372,28 +445,99 @@ class Database:
     # --- access tokens -------------------------------------------------------------------
 
     def insert_access_token(
-        self, digest: str, user_id: str, purpose: str, expires_at: float
+        self,
+        digest: str,
+        user_id: str,
+        purpose: str,
+        expires_at: float,
+        payload: str | None = None,
     ) -> None:
-        """Store a single-use access token (by digest) for the grant endpoint."""
+        """Store a single-use access token (by digest) for the grant or reset endpoint."""
         self._conn.execute(
-            "INSERT INTO access_tokens (token_digest, user_id, purpose, expires_at)"
-            " VALUES (?, ?, ?, ?)",
-            (digest, user_id, purpose, expires_at),
+            "INSERT INTO access_tokens (token_digest, user_id, purpose, expires_at, payload)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (digest, user_id, purpose, expires_at, payload),
         )
 
-    def take_access_token(self, digest: str, now: float) -> tuple[str, str] | None:
-        """Use up an access token: (user id, purpose) if it was valid at ``now``, else None.
+    def take_access_token(
+        self, digest: str, now: float, purposes: tuple[str, ...] | None = None
+    ) -> tuple[str, str, str | None] | None:
+        """Use up an access token: (user id, purpose, payload) if it was valid at ``now`` (and,
+        given ``purposes``, is for one of them), else None.
 
-        Whatever the answer, the token is gone afterwards: it can be used once.
+        A token for one of ``purposes`` (any, without them) is gone afterwards, valid or
+        not: it can be used once. One for another purpose is left alone (a reset link handed
+        to the grant endpoint stays usable for the reset).
         """
         row = self._conn.execute(
-            "SELECT user_id, purpose, expires_at FROM access_tokens WHERE token_digest = ?",
+            "SELECT user_id, purpose, expires_at, payload FROM access_tokens"
+            " WHERE token_digest = ?",
             (digest,),
         ).fetchone()
-        self._conn.execute("DELETE FROM access_tokens WHERE token_digest = ?", (digest,))
-        if row is None or row[2] <= now:
+        if row is None or (purposes is not None and row[1] not in purposes):
             return None
-        return str(row[0]), str(row[1])
+        self._conn.execute("DELETE FROM access_tokens WHERE token_digest = ?", (digest,))
+        if row[2] <= now:
+            return None
+        return str(row[0]), str(row[1]), row[3]
+
+    def delete_access_tokens(self, user_id: str, purpose: str) -> None:
+        """Delete the user's access tokens for ``purpose`` (older links of that kind)."""
+        self._conn.execute(
+            "DELETE FROM access_tokens WHERE user_id = ? AND purpose = ?", (user_id, purpose)
+        )
+
+    # --- one-time codes ------------------------------------------------------------------
+
+    def put_code(
+        self,
+        recipient: str,
+        purpose: str,
+        user_id: str,
+        salt: str,
+        digest: str,
+        attempts: int,
+        expires_at: float,
+        payload: str | None = None,
+    ) -> None:
+        """Store the code for (``recipient``, ``purpose``), replacing an earlier one."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO codes (recipient, purpose, user_id, salt, code_digest,"
+            " attempts_left, expires_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (recipient, purpose, user_id, salt, digest, attempts, expires_at, payload),
+        )
+
+    def code(self, recipient: str, purpose: str) -> StoredCode | None:
+        """The code row for (``recipient``, ``purpose``), or None."""
+        row = self._conn.execute(
+            "SELECT user_id, salt, code_digest, attempts_left, expires_at, payload FROM codes"
+            " WHERE recipient = ? AND purpose = ?",
+            (recipient, purpose),
+        ).fetchone()
+        if row is None:
+            return None
+        return str(row[0]), str(row[1]), row[2], int(row[3]), float(row[4]), row[5]
+
+    def spend_attempt(self, recipient: str, purpose: str, left: int) -> None:
+        """Record a wrong try: ``left`` attempts remain; at 0 the code is burnt."""
+        self._conn.execute(
+            "UPDATE codes SET attempts_left = ?1,"
+            " code_digest = CASE WHEN ?1 <= 0 THEN NULL ELSE code_digest END"
+            " WHERE recipient = ?2 AND purpose = ?3",
+            (left, recipient, purpose),
+        )
+
+    def delete_code(self, recipient: str, purpose: str) -> None:
+        """Delete the code for (``recipient``, ``purpose``)."""
+        self._conn.execute(
+            "DELETE FROM codes WHERE recipient = ? AND purpose = ?", (recipient, purpose)
+        )
+
+    def delete_codes(self, user_id: str, purpose: str) -> None:
+        """Delete the user's codes for ``purpose``, whatever number they went to."""
+        self._conn.execute(
+            "DELETE FROM codes WHERE user_id = ? AND purpose = ?", (user_id, purpose)
+        )
 
     # --- outbox --------------------------------------------------------------------------
 
@@ -447,10 +591,10 @@ class Database:
     # --- everything ----------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Delete every user, session, access token and message; the schema stays."""
+        """Delete every user, session, access token, code and message; the schema stays."""
         self._highest_cost_known = False
         with self.transaction():
-            for table in ("access_tokens", "sessions", "outbox", "users"):
+            for table in ("codes", "access_tokens", "sessions", "outbox", "users"):
                 # Table names come from the literal tuple above, never from input.
                 self._conn.execute(f"DELETE FROM {table}")
 

@@ -127,9 +127,13 @@ async def serve_forever(
 class OutboxMessage:
     """A message the emulator "sent", as ``GET /_emulator/outbox`` lists it.
 
-    ``access_token`` is what ``get_auth_grant`` takes; ``link`` is the verification link that
-    carries it; ``code`` is for SMS codes (None for emails). The three are credentials, so
-    ``repr`` leaves them out.
+    ``kind`` says what it is for (``email_verification``, ``magic_link``, ``password_reset``,
+    ``email_change``: emails with a ``link`` carrying ``access_token``; ``phone_verification``,
+    ``sign_in_code``, ``password_reset_code``: SMS with a ``code``). ``access_token`` is what
+    ``get_auth_grant`` (or ``reset_pwd_with_token`` for ``password_reset``) takes; ``link`` is
+    the link that carries it; ``code`` is for SMS codes (None for emails). The three are
+    credentials, so ``repr`` leaves them out. ``expires_at`` is when the link or code stops
+    working (None for messages stored by an older emulator).
     """
 
     id: int
@@ -140,6 +144,7 @@ class OutboxMessage:
     access_token: str | None = attrs.field(repr=False)
     user_id: str | None
     created_at: str
+    expires_at: str | None = None
 
     @classmethod
     def from_wire(cls, doc: Mapping[str, Any]) -> OutboxMessage:
@@ -153,6 +158,7 @@ class OutboxMessage:
             access_token=doc.get("accessToken"),
             user_id=doc.get("userId"),
             created_at=doc["createdAt"],
+            expires_at=doc.get("expiresAt"),
         )
 
 
@@ -299,7 +305,8 @@ class Emulator:
         self._on_loop(self._update_config(changes))
 
     def outbox(self, recipient: str | None = None, kind: str | None = None) -> list[OutboxMessage]:
-        """Messages "sent", oldest first; ``recipient`` matches case-insensitively."""
+        """Messages "sent", oldest first; ``recipient`` matches case-insensitively, ``kind``
+        exactly (see :class:`OutboxMessage` for the kinds)."""
         docs = self._state().db.call(Database.messages, recipient=recipient, kind=kind)
         return [OutboxMessage.from_wire(doc) for doc in docs]
 

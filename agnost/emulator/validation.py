@@ -212,6 +212,10 @@ class Fields:
         """Record a problem with ``field`` (the first one per field is kept)."""
         self._problems.setdefault(field, reason)
 
+    def has_problem(self, field: str) -> bool:
+        """Whether a problem with ``field`` was recorded."""
+        return field in self._problems
+
     def done(self) -> None:
         """Refuse the request with every problem found, if there was one."""
         if self._problems:

@@ -119,3 +119,36 @@ def api(agnost_emulator: Emulator) -> Iterator[Api]:
     client = Api(agnost_emulator)
     with client.http:
         yield client
+
+
+# --- one-time codes and links (tests/emulator/test_flows_*.py) -------------------------------
+
+PHONE = "+15555550100"
+
+
+def outbox(api: Api, kind: str | None = None, recipient: str | None = None) -> list[Any]:
+    """The outbox over HTTP (``GET /_emulator/outbox``), filtered by ``kind``/``recipient``."""
+    params = {k: v for k, v in (("kind", kind), ("recipient", recipient)) if v is not None}
+    answer = api.get("/_emulator/outbox", params=params)
+    assert answer.status_code == 200, answer.text
+    messages: list[Any] = answer.json()["messages"]
+    return messages
+
+
+def last_message(api: Api, kind: str, recipient: str | None = None) -> Any:
+    """The newest outbox message of ``kind`` (to ``recipient``), asserting there is one."""
+    messages = outbox(api, kind, recipient)
+    assert messages, f"no {kind} message to {recipient}"
+    return messages[-1]
+
+
+def wrong_code(code: str) -> str:
+    """A code of the same length that is not ``code``."""
+    return "".join(str((int(c) + 1) % 10) for c in code)
+
+
+def sign_up_phone(api: Api, phone: str = PHONE, password: str = PASSWORD) -> Any:
+    """Sign up by phone and return the answer's JSON (asserting it succeeded)."""
+    answer = api.post("/signup-phone", {"phone": phone, "password": password})
+    assert answer.status_code == 200, answer.text
+    return answer.json()

@@ -22,7 +22,8 @@ def test_outbox_lists_and_filters_and_empties(api: Api) -> None:
         "Ada+2@example.com",
     ]
     assert set(everything[0]) == {
-        "id", "recipient", "kind", "link", "code", "accessToken", "userId", "createdAt"
+        "id", "recipient", "kind", "link", "code", "accessToken", "userId", "createdAt",
+        "expiresAt",
     }  # fmt: skip
     only = api.get("/_emulator/outbox", params={"recipient": "ADA+2@example.com"}).json()
     assert [m["recipient"] for m in only["messages"]] == ["Ada+2@example.com"]

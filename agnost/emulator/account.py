@@ -1,0 +1,186 @@
+"""Account changes of a signed-in user: ``change-pwd`` ``{newPassword, oldPassword}``,
+``change-email`` ``{currentPassword, newEmail}`` and ``change-phone`` ``{currentPassword,
+newPhone}`` (protocol.md §10). Each needs the session and the current password (401
+``invalid_credentials`` when it is wrong, or the user has none: an OAuth user).
+
+- ``change-pwd`` sets the new password and signs out the user's *other* sessions (the caller's
+  stays), and uses up outstanding reset links and codes. Answers empty.
+- ``change-email`` with email confirmation off sets the address at once (``emailVerified``
+  false) and answers the updated user. With it on, the address does not change yet: the user
+  is answered as it is, and a link (kind ``email_change``) goes to the new address; the grant
+  endpoint exchanges it, which sets the address, verified, and opens a session. Until then
+  the old address is the one that signs in.
+- ``change-phone`` likewise: with phone confirmation off the number changes at once
+  (``phoneVerified`` false); with it on, a code (kind ``phone_verification``) goes to the new
+  number and ``verify-phone`` with that number and code makes the change.
+
+An address or number another user has: 400 ``email_not_unique`` / ``phone_not_unique``
+(checked when asked, and again when the change is made). Asking for the current one changes
+nothing and sends nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from . import accounts, onetime
+from .auth import (
+    AUTH_PREFIX,
+    Caller,
+    authenticate,
+    empty_answer,
+    hash_off_loop,
+    password_is,
+    redirect_url,
+    state_of,
+)
+from .db import Database, DuplicateUserError
+from .errors import Refusal
+from .state import EmulatorState
+from .validation import Fields, read_body
+
+__all__ = ["routes"]
+
+_log = logging.getLogger("agnost.emulator")
+
+routes = web.RouteTableDef()
+
+
+async def _confirmed_user(state: EmulatorState, caller: Caller, password: str) -> dict[str, Any]:
+    """The caller's user, once ``password`` is theirs (else a 401 ``invalid_credentials``)."""
+
+    def look_up(db: Database) -> tuple[dict[str, Any], str | None] | None:
+        user = db.user_by_id(caller.user_id)
+        return None if user is None else (user, db.password_hash(caller.user_id))
+
+    found = await state.db.run(look_up)
+    if found is None:
+        raise Refusal(404, "user_not_found", "The session's user no longer exists")
+    user, stored = found
+    if not await password_is(state, password, stored):
+        raise Refusal(401, "invalid_credentials", "The current password is wrong")
+    return user
+
+
+def _taken(field: str) -> Refusal:
+    return Refusal(400, f"{field}_not_unique", f"A user with this {field} already exists")
+
+
+@routes.post(AUTH_PREFIX + "/change-pwd")
+async def change_password(request: web.Request) -> web.Response:
+    """``{newPassword, oldPassword}`` -> empty; the user's other sessions are signed out."""
+    caller = await authenticate(request)
+    fields = Fields(await read_body(request))
+    new_password = fields.password("newPassword")
+    old_password = fields.password("oldPassword", check_strength=False)
+    fields.done()
+    state = state_of(request)
+    await _confirmed_user(state, caller, old_password)
+    password_hash = await hash_off_loop(state, new_password)
+
+    def change(db: Database) -> None:
+        with db.transaction():
+            db.set_password_hash(caller.user_id, password_hash)
+            db.delete_sessions(caller.user_id, keep=caller.digest)
+            db.delete_access_tokens(caller.user_id, "password_reset")
+            db.delete_codes(caller.user_id, "password_reset")
+
+    await state.db.run(change)
+    _log.info("changed the password of user %s; its other sessions are signed out", caller.user_id)
+    return empty_answer()
+
+
+@routes.post(AUTH_PREFIX + "/change-email")
+async def change_email(request: web.Request) -> web.Response:
+    """``{currentPassword, newEmail}`` -> the user (see the module doc for confirmation)."""
+    caller = await authenticate(request)
+    fields = Fields(await read_body(request))
+    password = fields.password("currentPassword", check_strength=False)
+    new_email = fields.email("newEmail")
+    fields.done()
+    state = state_of(request)
+    user = await _confirmed_user(state, caller, password)
+    if str(user.get("email", "")).lower() == new_email.lower():
+        return web.json_response(user)
+    limits = accounts.Limits.of(state.config)
+    confirm = state.config.email_confirmation
+    link_base = redirect_url(request) if confirm else ""
+    now = state.clock()
+
+    def change(db: Database) -> dict[str, Any]:
+        if confirm:
+            owner = db.user_id_by(email=new_email)
+            if owner is not None and owner != user["_id"]:
+                raise DuplicateUserError("email")
+            onetime.send_link(
+                db,
+                new_email,
+                "email_change",
+                user["_id"],
+                link_base,
+                now,
+                limits.access_token_lifetime,
+                limits.max_outbox_messages,
+                payload=new_email,
+            )
+            return user
+        with db.transaction():
+            user.update(email=new_email, emailVerified=False)
+            db.update_user_contact(user)
+        return user
+
+    try:
+        answered = await state.db.run(change)
+    except DuplicateUserError as exc:
+        raise _taken("email") from exc
+    _log.info(
+        "%s the email of user %s",
+        "sent a link to confirm a change of" if confirm else "changed",
+        caller.user_id,
+    )
+    return web.json_response(answered)
+
+
+@routes.post(AUTH_PREFIX + "/change-phone")
+async def change_phone(request: web.Request) -> web.Response:
+    """``{currentPassword, newPhone}`` -> the user (see the module doc for confirmation)."""
+    caller = await authenticate(request)
+    fields = Fields(await read_body(request))
+    password = fields.password("currentPassword", check_strength=False)
+    new_phone = fields.phone("newPhone")
+    fields.done()
+    state = state_of(request)
+    user = await _confirmed_user(state, caller, password)
+    if user.get("phone") == new_phone:
+        return web.json_response(user)
+    confirm = state.config.phone_confirmation
+    rules = onetime.CodeRules.of(state.config)
+    now = state.clock()
+
+    def change(db: Database) -> dict[str, Any]:
+        if confirm:
+            owner = db.user_id_by(phone=new_phone)
+            if owner is not None and owner != user["_id"]:
+                raise DuplicateUserError("phone")
+            onetime.send_code(
+                db, new_phone, "phone_verification", user["_id"], rules, now, payload=new_phone
+            )
+            return user
+        with db.transaction():
+            user.update(phone=new_phone, phoneVerified=False)
+            db.update_user_contact(user)
+        return user
+
+    try:
+        answered = await state.db.run(change)
+    except DuplicateUserError as exc:
+        raise _taken("phone") from exc
+    _log.info(
+        "%s the phone of user %s",
+        "sent a code to confirm a change of" if confirm else "changed",
+        caller.user_id,
+    )
+    return web.json_response(answered)
