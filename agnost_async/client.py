@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import aiohttp
 
 from agnost._base import INHERIT, BaseClient, ClientOptions, SessionChangeCallback, _Inherit
-from agnost._core import local
+from agnost._core import jsonpieces, local
 from agnost._core.cookies import Headers, session_token_from_headers
 from agnost._core.errors import InvalidArgumentError, InvalidArgumentTypeError, StorageError
 from agnost._core.http import LARGE_ANSWER_BYTES
@@ -150,13 +150,13 @@ class AsyncClient(BaseClient):
         await self._ensure_restored()
         token = self._token
         response = await self._transport.send(self._request(endpoint, token))
-        # A large answer is decoded in a worker thread. That does not bound the loop's
-        # stall: json.loads holds the GIL for its whole parse, so the loop waits for it all
-        # the same (tests/benchmarks/bench_hostile_answers.py measures it); the thread
-        # only lets the loop run between the Python steps around it (building the models,
-        # the error), which give the GIL up every switch interval.
+        # A large answer is decoded in pieces in a worker thread (agnost._core.jsonpieces),
+        # so the loop gets the GIL between pieces instead of waiting out one long parse
+        # (tests/benchmarks/bench_hostile_answers.py measures the stall).
         if len(response.body) > LARGE_ANSWER_BYTES:
-            settled = await asyncio.to_thread(self._settle, op, endpoint, response, token)
+            settled = await asyncio.to_thread(
+                jsonpieces.run, self._settle, op, endpoint, response, token
+            )
         else:
             settled = self._settle(op, endpoint, response, token)
         if settled.change is not None:

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import attrs
 
 from .._version import __version__
-from . import urls
+from . import jsonpieces, urls
 from .errors import (
     DECIDING_CODES,
     MAX_ERROR_ITEMS,
@@ -368,7 +368,7 @@ def decode_json(
         body = response.body
         # What json.loads does with bytes, with one decoder made once (json.loads makes a
         # decoder, and its scanner, on every call that passes an option).
-        return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+        return jsonpieces.loads(body)  # in pieces inside jsonpieces.run (async)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         too_deep = isinstance(exc, RecursionError)
         if lenient and not too_deep:
