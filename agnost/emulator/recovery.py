@@ -50,14 +50,14 @@ def _set_password(db: Database, user_id: str, password_hash: str, verified: str)
         db.update_user(user)
 
 
-async def _new_password(request: web.Request, fields: Fields) -> str:
-    """Check ``newPassword`` of the body along with ``fields`` (the query's), and refuse
-    with every problem; the password is then hashed."""
-    body = Fields(await read_body(request))
-    password = body.password("newPassword")
-    fields.done()
-    body.done()
-    return await hash_off_loop(state_of(request), password)
+async def _reset_fields(request: web.Request, *query: str) -> Fields:
+    """The query parameters ``query`` and the body's ``newPassword``, as one set of fields
+    (so that every problem is reported at once)."""
+    body = await read_body(request)
+    values = {name: request.query[name] for name in query if name in request.query}
+    if "newPassword" in body:
+        values["newPassword"] = body["newPassword"]
+    return Fields(values)
 
 
 @routes.post(AUTH_PREFIX + "/send-reset")
@@ -99,8 +99,11 @@ async def reset_pwd_with_token(request: web.Request) -> web.Response:
     key = request.query.get("key", "")
     if not key:
         raise Refusal(400, "missing_access_token", "The access token (key) is required")
-    password_hash = await _new_password(request, Fields({}))
+    fields = await _reset_fields(request)
+    password = fields.password("newPassword")
+    fields.done()
     state = state_of(request)
+    password_hash = await hash_off_loop(state, password)
     now = state.clock()
 
     def reset(db: Database) -> str | None:
@@ -143,11 +146,13 @@ async def reset_pwd_with_code(request: web.Request) -> web.Response:
     A wrong, used or expired code: 401 ``invalid_code``; tries used up: 429
     ``too_many_attempts``.
     """
-    fields = query_fields(request, "phone", "code")
+    fields = await _reset_fields(request, "phone", "code")
     phone = fields.phone()
     code = code_field(fields)
-    password_hash = await _new_password(request, fields)
+    password = fields.password("newPassword")
+    fields.done()
     state = state_of(request)
+    password_hash = await hash_off_loop(state, password)
     now = state.clock()
 
     def reset(db: Database) -> str:
