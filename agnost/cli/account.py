@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from typing import Any, TextIO
 
 from ._common import (
@@ -44,16 +45,32 @@ def _changed(
     client: Any, printer: Printer, what: str, user: Any, asked: str, now: str | None
 ) -> int:
     """Report the user the server answered; store it, so that ``whoami`` shows the change,
-    when the stored session is still this user's."""
+    when the stored session is still this user's. An answer still showing the old address
+    means the new one must be confirmed first (the server sent it a message)."""
     stored = client.auth.get_session()
     refreshed = stored is not None and stored.user_id == user.id
     if refreshed:
         client.auth.set_user(user)
-    lines = [f"{what} changed: {describe_user(user)}"]
-    if now != asked:
-        lines.append(f"confirmation pending: a message was sent to {asked}")
+    pending = (now or "").casefold() != asked.casefold()
+    lines = [f"{what} {'change requested' if pending else 'changed'}: {describe_user(user)}"]
+    if pending and what == "email":
+        lines.append(
+            f"confirmation pending: open the link sent to {asked} (or `agnost auth grant -`"
+            " and paste it)"
+        )
+    elif pending:
+        lines.append(
+            f"confirmation pending: give the code sent to {asked} to"
+            f" `agnost auth verify-phone --phone {shlex.quote(asked)}`"
+        )
     return printer.emit(
-        {"changed": what, "user": printer.user(user), "storedUserRefreshed": refreshed}, lines
+        {
+            "changed": what,
+            "pending": pending,
+            "user": printer.user(user),
+            "storedUserRefreshed": refreshed,
+        },
+        lines,
     )
 
 

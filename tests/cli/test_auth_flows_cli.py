@@ -78,6 +78,15 @@ def signs_in(emulator: Emulator, password: str, *, email: str = EMAIL) -> bool:
         return True
 
 
+def signs_in_by_phone(emulator: Emulator, password: str, phone: str = PHONE) -> bool:
+    with memory_client(emulator) as client:
+        try:
+            client.auth.sign_in_with_phone(phone, password)
+        except agnost.InvalidCredentialsError:
+            return False
+        return True
+
+
 # --- secrets never on the command line -----------------------------------------------------
 
 
@@ -222,3 +231,409 @@ def test_changing_credentials_needs_a_session(cli: Run, args: tuple[str, ...]) -
     done = cli("auth", *args, "--password-stdin", "--json", stdin=PASSWORD + "\n")
     assert done.returncode == 6
     assert as_json(done)["error"]["code"] == "not_signed_in"
+
+
+# --- end to end through the outbox ---------------------------------------------------------
+
+# The outbox kinds of the emulator's messages (agnost/emulator, issue 11).
+SIGN_IN_CODE, PHONE_CODE, RESET_LINK, RESET_CODE, MAGIC_LINK, EMAIL_VERIFICATION = (
+    "sign_in_code",
+    "phone_verification",
+    "password_reset",
+    "password_reset_code",
+    "magic_link",
+    "email_verification",
+)
+
+
+def wrong(code: str) -> str:
+    """A code of the same shape that is not ``code``."""
+    return "".join(str((int(c) + 1) % 10) if c.isdigit() else c for c in code)
+
+
+def test_sign_in_with_a_code_sent_then_piped(cli: Run, agnost_emulator: Emulator) -> None:
+    sign_up_phone(agnost_emulator)
+    sent = ok(cli("auth", "sign-in-code", "--phone", PHONE, "--send-only"))
+    assert sent.stdout.splitlines()[0] == (
+        f"a sign-in code was sent to {PHONE}, if an account has it (the server answers the"
+        " same either way)"
+    )
+    code = last_message(agnost_emulator, PHONE, SIGN_IN_CODE).code
+    assert code and code not in shown(sent)
+    done = ok(cli("auth", "sign-in-code", "--phone", PHONE, "--code-stdin", stdin=code + "\n"))
+    assert done.stdout.startswith(f"signed in: {PHONE} (Pat)")
+    assert code not in shown(done)
+    whoami = as_json(ok(cli("auth", "whoami", "--json")))
+    assert whoami["user"]["phone"] == PHONE and whoami["session"]["token"] == "[hidden]"
+
+    again = cli("auth", "sign-in-code", "--phone", PHONE, "--code-stdin", stdin=code + "\n")
+    assert again.returncode == 1
+    assert again.stderr.startswith("agnost: error: invalid_code: ")
+    assert code not in shown(again)
+
+
+def test_sign_in_code_json_and_an_unknown_phone_answers_the_same(
+    cli: Run, agnost_emulator: Emulator
+) -> None:
+    done = ok(cli("auth", "sign-in-code", "--phone", "+15550000000", "--send-only", "--json"))
+    assert as_json(done) == {"ok": True, "sent": True, "phone": "+15550000000"}
+    assert agnost_emulator.outbox() == []  # no account: nothing sent, nothing said
+
+
+def test_sign_in_code_on_a_terminal_sends_then_asks(
+    terminal: Callable[..., Terminal], agnost_emulator: Emulator, cli: Run
+) -> None:
+    sign_up_phone(agnost_emulator)
+    term = terminal("auth", "sign-in-code", "--phone", PHONE)
+    term.expect("a sign-in code was sent")
+    term.expect("Code: ")
+    code = last_message(agnost_emulator, PHONE, SIGN_IN_CODE).code
+    term.type(code + "\n")
+    assert term.wait() == 0, term.seen
+    assert b"signed in: " in term.seen
+    assert code.encode() not in term.seen  # not echoed, not printed
+    assert as_json(ok(cli("auth", "whoami", "--json")))["user"]["phone"] == PHONE
+
+
+@pytest.mark.parametrize("command", ["sign-in-code", "verify-phone", "reset-password"])
+def test_a_wrong_code_is_the_servers_refusal_and_never_printed(
+    cli: Run, agnost_emulator: Emulator, command: str
+) -> None:
+    kind = {"sign-in-code": SIGN_IN_CODE, "verify-phone": PHONE_CODE, "reset-password": RESET_CODE}
+    if command == "verify-phone":
+        agnost_emulator.configure(phone_confirmation=True)  # sign-up sends the code
+    sign_up_phone(agnost_emulator)
+    if command != "verify-phone":
+        ok(cli("auth", command, "--phone", PHONE, "--send-only"))
+    code = last_message(agnost_emulator, PHONE, kind[command]).code
+    given = wrong(code) + "\n" + (NEW_PASSWORD + "\n" if command == "reset-password" else "")
+    done = cli("auth", command, "--phone", PHONE, "--code-stdin", stdin=given)
+    assert done.returncode == 1, shown(done)
+    assert done.stderr.startswith("agnost: error: invalid_code: "), done.stderr
+    assert code not in shown(done) and wrong(code) not in shown(done)
+    as_doc = cli("auth", command, "--phone", PHONE, "--code-stdin", "--json", stdin=given)
+    assert as_doc.returncode == 1
+    assert as_json(as_doc)["error"]["code"] == "invalid_code"
+    assert wrong(code) not in shown(as_doc)
+
+
+def test_phone_confirmation_from_sign_up_to_verify_phone(
+    cli: Run, agnost_emulator: Emulator
+) -> None:
+    agnost_emulator.configure(phone_confirmation=True)
+    signed_up = ok(cli("auth", "sign-up", "--phone", PHONE, "--password-stdin", stdin=PASSWORD))
+    assert signed_up.stdout.splitlines()[-1] == (
+        "no session: a code was sent to the phone; confirm it with"
+        f" `agnost auth verify-phone --phone {PHONE}`"
+    )
+    code = last_message(agnost_emulator, PHONE, PHONE_CODE).code
+    done = ok(cli("auth", "verify-phone", "--phone", PHONE, "--code-stdin", stdin=code + "\n"))
+    assert done.stdout.startswith(f"phone verified: {PHONE}")
+    assert code not in shown(done)
+    with memory_client(agnost_emulator) as client:
+        assert client.auth.sign_in_with_phone(PHONE, PASSWORD).user.phone_verified
+    reused = cli("auth", "verify-phone", "--phone", PHONE, "--code-stdin", stdin=code + "\n")
+    assert reused.returncode == 1 and "invalid_code" in reused.stderr
+
+
+def test_verify_phone_on_a_terminal(
+    terminal: Callable[..., Terminal], agnost_emulator: Emulator
+) -> None:
+    agnost_emulator.configure(phone_confirmation=True)
+    sign_up_phone(agnost_emulator)
+    code = last_message(agnost_emulator, PHONE, PHONE_CODE).code
+    term = terminal("auth", "verify-phone", "--phone", PHONE)
+    term.expect("Code: ")
+    term.type(code + "\n")
+    assert term.wait() == 0, term.seen
+    assert b"phone verified" in term.seen and code.encode() not in term.seen
+
+
+def test_resend_verification_by_phone_and_by_email(cli: Run, agnost_emulator: Emulator) -> None:
+    agnost_emulator.configure(phone_confirmation=True, email_confirmation=True)
+    sign_up_phone(agnost_emulator)
+    first = last_message(agnost_emulator, PHONE, PHONE_CODE)
+    done = ok(cli("auth", "resend-verification", "--phone", PHONE))
+    assert done.stdout.splitlines()[0] == (
+        f"a new verification code was sent to {PHONE}, if an unconfirmed account has it"
+        " (the server answers the same either way)"
+    )
+    second = last_message(agnost_emulator, PHONE, PHONE_CODE)
+    assert second.id != first.id
+    ok(cli("auth", "verify-phone", "--phone", PHONE, "--code-stdin", stdin=second.code + "\n"))
+
+    ok(cli("auth", "sign-up", "--email", EMAIL, "--password-stdin", stdin=PASSWORD + "\n"))
+    before = len(agnost_emulator.outbox(recipient=EMAIL))
+    done = ok(cli("auth", "resend-verification", "--email", EMAIL, "--json"))
+    assert as_json(done) == {"ok": True, "sent": True, "email": EMAIL}
+    messages = agnost_emulator.outbox(recipient=EMAIL, kind=EMAIL_VERIFICATION)
+    assert len(messages) == before + 1
+    granted = ok(cli("auth", "grant", "-", stdin=messages[-1].link + "\n"))
+    assert granted.stdout.startswith(f"signed in: {EMAIL}")
+
+    nobody = ok(cli("auth", "resend-verification", "--email", "nobody@example.com"))
+    assert "if an unconfirmed account has it" in nobody.stdout
+    assert agnost_emulator.outbox(recipient="nobody@example.com") == []
+
+
+def test_magic_link_then_grant(cli: Run, agnost_emulator: Emulator) -> None:
+    sign_up_email(cli)
+    ok(cli("auth", "clear"))
+    sent = ok(cli("auth", "magic-link", "--email", EMAIL))
+    assert "`agnost auth grant -`" in sent.stdout
+    link = last_message(agnost_emulator, EMAIL, MAGIC_LINK).link
+    done = ok(cli("auth", "grant", "-", stdin=link + "\n"))
+    assert done.stdout.startswith(f"signed in: {EMAIL}")
+    assert done.stdout.splitlines()[1] == "session stored"
+    assert link not in shown(done)
+    reused = cli("auth", "grant", "-", stdin=link + "\n")
+    assert reused.returncode == 1 and "invalid_access_token" in reused.stderr
+    assert link not in shown(reused)
+    ok(cli("auth", "magic-link", "--email", "nobody@example.com"))
+    assert agnost_emulator.outbox(recipient="nobody@example.com") == []
+
+
+def test_reset_password_by_an_emailed_link(cli: Run, agnost_emulator: Emulator) -> None:
+    sign_up_email(cli)
+    sent = ok(cli("auth", "reset-password", "--email", EMAIL))
+    assert "reset-password --link -" in sent.stdout
+    link = last_message(agnost_emulator, EMAIL, RESET_LINK).link
+
+    short = cli("auth", "reset-password", "--link", "-", stdin=link + "\n")
+    assert short.returncode == 2
+    assert "stdin gave no new password (the line after the link)" in short.stderr
+    assert signs_in(agnost_emulator, PASSWORD)  # nothing was sent: the link still works
+
+    done = ok(cli("auth", "reset-password", "--link", "-", stdin=f"{link}\n{NEW_PASSWORD}\n"))
+    assert done.stdout == "password reset with the reset link: sign in with the new password\n"
+    assert signs_in(agnost_emulator, NEW_PASSWORD)
+    assert not signs_in(agnost_emulator, PASSWORD)
+
+    reused = cli("auth", "reset-password", "--link", link, "--password-stdin", stdin="x" * 12)
+    assert reused.returncode == 1
+    assert reused.stderr.startswith("agnost: error: invalid_access_token: ")
+    assert link not in shown(reused)
+    assert signs_in(agnost_emulator, NEW_PASSWORD)
+
+
+def test_reset_password_by_a_code(cli: Run, agnost_emulator: Emulator) -> None:
+    sign_up_phone(agnost_emulator)
+    ok(cli("auth", "reset-password", "--phone", PHONE, "--send-only"))
+    code = last_message(agnost_emulator, PHONE, RESET_CODE).code
+    done = ok(
+        cli(
+            "auth", "reset-password", "--phone", PHONE, "--code-stdin", "--json",
+            stdin=f"{code}\n{NEW_PASSWORD}\n",
+        )
+    )  # fmt: skip
+    assert as_json(done) == {"ok": True, "reset": True}
+    assert code not in shown(done)
+    with memory_client(agnost_emulator) as client:
+        assert client.auth.sign_in_with_phone(PHONE, NEW_PASSWORD).user.phone == PHONE
+    again = cli(
+        "auth", "reset-password", "--phone", PHONE, "--code-stdin",
+        stdin=f"{code}\n{PASSWORD}\n",
+    )  # fmt: skip
+    assert again.returncode == 1 and "invalid_code" in again.stderr
+
+
+def test_reset_password_on_a_terminal_asks_the_new_password_twice(
+    terminal: Callable[..., Terminal], agnost_emulator: Emulator, cli: Run
+) -> None:
+    sign_up_email(cli)
+    ok(cli("auth", "reset-password", "--email", EMAIL))
+    link = last_message(agnost_emulator, EMAIL, RESET_LINK).link
+    term = terminal("auth", "reset-password", "--link", "-")
+    term.expect("Reset link or token: ")
+    term.type(link + "\n")
+    term.expect("New password: ")
+    term.type(NEW_PASSWORD + "\n")
+    term.expect("New password again: ")
+    term.type("a typo\n")
+    term.expect("the passwords do not match; type them again")
+    term.expect("New password: ")
+    term.type(NEW_PASSWORD + "\n")
+    term.expect("New password again: ")
+    term.type(NEW_PASSWORD + "\n")
+    assert term.wait() == 0, term.seen
+    assert link.encode() not in term.seen and NEW_PASSWORD.encode() not in term.seen
+    assert signs_in(agnost_emulator, NEW_PASSWORD)
+
+
+def test_reset_password_by_code_on_a_terminal(
+    terminal: Callable[..., Terminal], agnost_emulator: Emulator
+) -> None:
+    sign_up_phone(agnost_emulator)
+    term = terminal("auth", "reset-password", "--phone", PHONE)
+    term.expect("a reset code was sent")
+    term.expect("Code: ")
+    code = last_message(agnost_emulator, PHONE, RESET_CODE).code
+    term.type(code + "\n")
+    term.expect("New password: ")
+    term.type(NEW_PASSWORD + "\n")
+    term.expect("New password again: ")
+    term.type(NEW_PASSWORD + "\n")
+    assert term.wait() == 0, term.seen
+    assert code.encode() not in term.seen
+    with memory_client(agnost_emulator) as client:
+        assert client.auth.sign_in_with_phone(PHONE, NEW_PASSWORD).session.token
+
+
+def test_change_password(cli: Run, agnost_emulator: Emulator) -> None:
+    sign_up_email(cli)
+    short = cli("auth", "change-password", "--password-stdin", stdin=PASSWORD + "\n")
+    assert short.returncode == 2
+    assert "stdin gave no new password (the line after the current password)" in short.stderr
+    refused = cli(
+        "auth", "change-password", "--password-stdin", stdin=f"not it at all\n{NEW_PASSWORD}\n"
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("agnost: error: invalid_credentials: ")
+    assert signs_in(agnost_emulator, PASSWORD)
+    done = ok(
+        cli("auth", "change-password", "--password-stdin", stdin=f"{PASSWORD}\n{NEW_PASSWORD}\n")
+    )
+    assert done.stdout == "password changed\n"
+    assert NEW_PASSWORD not in shown(done) and PASSWORD not in shown(done)
+    assert signs_in(agnost_emulator, NEW_PASSWORD) and not signs_in(agnost_emulator, PASSWORD)
+
+
+def test_change_password_on_a_terminal(
+    terminal: Callable[..., Terminal], agnost_emulator: Emulator, cli: Run
+) -> None:
+    sign_up_email(cli)
+    term = terminal("auth", "change-password")
+    term.expect("Current password: ")
+    term.type(PASSWORD + "\n")
+    term.expect("New password: ")
+    term.type(NEW_PASSWORD + "\n")
+    term.expect("New password again: ")
+    term.type(NEW_PASSWORD + "\n")
+    assert term.wait() == 0, term.seen
+    assert PASSWORD.encode() not in term.seen and NEW_PASSWORD.encode() not in term.seen
+    assert signs_in(agnost_emulator, NEW_PASSWORD)
+
+
+def test_change_email_refreshes_the_stored_user(cli: Run, agnost_emulator: Emulator) -> None:
+    sign_up_email(cli)
+    refused = cli(
+        "auth", "change-email", "--new-email", "lovelace@example.com", "--password-stdin",
+        stdin="not it at all\n",
+    )  # fmt: skip
+    assert refused.returncode == 1 and "invalid_credentials" in refused.stderr
+    done = ok(
+        cli(
+            "auth", "change-email", "--new-email", "lovelace@example.com", "--password-stdin",
+            "--json", stdin=PASSWORD + "\n",
+        )
+    )  # fmt: skip
+    document = as_json(done)
+    assert document["user"]["email"] == "lovelace@example.com"
+    assert document["storedUserRefreshed"] is True
+    whoami = as_json(ok(cli("auth", "whoami", "--json")))
+    assert whoami["user"]["email"] == "lovelace@example.com"
+    assert signs_in(agnost_emulator, PASSWORD, email="lovelace@example.com")
+
+
+def test_change_phone(cli: Run, agnost_emulator: Emulator) -> None:
+    sign_up_email(cli)
+    done = ok(
+        cli(
+            "auth", "change-phone", "--new-phone", PHONE, "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )
+    )  # fmt: skip
+    assert done.stdout.startswith("phone changed: ")
+    whoami = as_json(ok(cli("auth", "whoami", "--json")))
+    assert whoami["user"]["phone"] == PHONE
+
+
+@pytest.mark.parametrize("command", ["sign-in-code", "reset-password"])
+def test_an_expired_code_is_refused(cli: Run, agnost_emulator: Emulator, command: str) -> None:
+    agnost_emulator.configure(code_lifetime=0)  # every code is expired when it is sent
+    sign_up_phone(agnost_emulator)
+    ok(cli("auth", command, "--phone", PHONE, "--send-only"))
+    kind = SIGN_IN_CODE if command == "sign-in-code" else RESET_CODE
+    code = last_message(agnost_emulator, PHONE, kind).code
+    given = f"{code}\n{NEW_PASSWORD}\n"
+    done = cli("auth", command, "--phone", PHONE, "--code-stdin", stdin=given)
+    assert done.returncode == 1
+    assert done.stderr.startswith("agnost: error: invalid_code: ")
+    assert code not in shown(done)
+    assert signs_in_by_phone(agnost_emulator, PASSWORD)
+
+
+def test_an_expired_reset_link_is_refused(cli: Run, agnost_emulator: Emulator) -> None:
+    sign_up_email(cli)
+    agnost_emulator.configure(access_token_lifetime=0)
+    ok(cli("auth", "reset-password", "--email", EMAIL))
+    link = last_message(agnost_emulator, EMAIL, RESET_LINK).link
+    done = cli("auth", "reset-password", "--link", "-", stdin=f"{link}\n{NEW_PASSWORD}\n")
+    assert done.returncode == 1
+    assert done.stderr.startswith("agnost: error: invalid_access_token: ")
+    assert signs_in(agnost_emulator, PASSWORD)
+
+
+def test_too_many_wrong_codes_burn_the_code(cli: Run, agnost_emulator: Emulator) -> None:
+    agnost_emulator.configure(max_code_attempts=2)
+    sign_up_phone(agnost_emulator)
+    ok(cli("auth", "sign-in-code", "--phone", PHONE, "--send-only"))
+    code = last_message(agnost_emulator, PHONE, SIGN_IN_CODE).code
+    first = cli("auth", "sign-in-code", "--phone", PHONE, "--code-stdin", stdin=wrong(code))
+    assert first.returncode == 1 and "invalid_code" in first.stderr
+    second = cli("auth", "sign-in-code", "--phone", PHONE, "--code-stdin", stdin=wrong(code))
+    assert second.returncode == 1
+    assert second.stderr.startswith("agnost: error: too_many_attempts: ")
+    right = cli("auth", "sign-in-code", "--phone", PHONE, "--code-stdin", "--json", stdin=code)
+    assert right.returncode == 1
+    assert as_json(right)["error"]["code"] == "too_many_attempts"
+    assert code not in shown(right)
+    assert cli("auth", "whoami").returncode == 6  # nobody signed in
+
+
+def test_a_malformed_phone_is_the_servers_validation_error(cli: Run) -> None:
+    done = cli("auth", "sign-in-code", "--phone", "not a phone", "--send-only")
+    assert done.returncode == 1
+    assert done.stderr.startswith("agnost: error: validation_error: ")
+
+
+def test_change_email_with_confirmation_on_is_pending_until_the_link(
+    cli: Run, agnost_emulator: Emulator
+) -> None:
+    sign_up_email(cli)  # confirmation off at sign-up: a session is stored
+    agnost_emulator.configure(email_confirmation=True)
+    done = ok(
+        cli(
+            "auth", "change-email", "--new-email", "lovelace@example.com", "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )
+    )  # fmt: skip
+    user_id = as_json(ok(cli("auth", "whoami", "--json")))["user"]["_id"]
+    assert done.stdout.splitlines() == [
+        f"email change requested: {EMAIL}, id {user_id}",
+        "confirmation pending: open the link sent to lovelace@example.com (or"
+        " `agnost auth grant -` and paste it)",
+    ]
+    link = last_message(agnost_emulator, "lovelace@example.com", "email_change").link
+    granted = ok(cli("auth", "grant", "-", stdin=link + "\n"))
+    assert granted.stdout.startswith("signed in: lovelace@example.com")
+    assert as_json(ok(cli("auth", "whoami", "--json")))["user"]["email"] == "lovelace@example.com"
+
+
+def test_change_phone_with_confirmation_on_is_pending_until_verify_phone(
+    cli: Run, agnost_emulator: Emulator
+) -> None:
+    sign_up_email(cli)
+    agnost_emulator.configure(phone_confirmation=True)
+    done = ok(
+        cli(
+            "auth", "change-phone", "--new-phone", PHONE, "--password-stdin", "--json",
+            stdin=PASSWORD + "\n",
+        )
+    )  # fmt: skip
+    document = as_json(done)
+    assert document["pending"] is True and document["user"].get("phone") is None
+    code = last_message(agnost_emulator, PHONE, PHONE_CODE).code
+    ok(cli("auth", "verify-phone", "--phone", PHONE, "--code-stdin", stdin=code + "\n"))
+    with memory_client(agnost_emulator) as client:
+        assert client.auth.sign_in_with_email(EMAIL, PASSWORD).user.phone == PHONE
