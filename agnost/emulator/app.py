@@ -14,7 +14,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
-from . import admin, auth, endpoints, oauth
+from . import admin, auth, endpoints, oauth, ui
 from .config import EmulatorConfig
 from .connections import track_requests
 from .db import Database, DatabaseThread
@@ -109,7 +109,7 @@ async def _cors(request: web.Request, handler: Handler) -> StreamResponse:
     in a preflight).
     """
     origin = request.headers.get("Origin")
-    if origin is None:
+    if origin is None or ui.is_ui_path(request.path):  # the UI checks its forms' origin
         return await handler(request)
     trusted = not _is_emulator_only(request.path) and origin_allowed(
         origin, request.app[STATE].config.cors_origins
@@ -264,5 +264,6 @@ def create_app(
     auth.add_routes(app)
     app.add_routes(oauth.routes)
     app.add_routes(admin.routes)
+    ui.add_routes(app)
     endpoints.add_routes(app, handlers if handlers is not None else endpoints.EndpointRegistry())
     return app
