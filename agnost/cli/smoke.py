@@ -4,8 +4,10 @@
 session, lists sessions, reads the user from the database, checks that an app endpoint
 receives the session, signs out the second session (or, when asked, all but the current
 one), checks that the other session is now refused, exchanges an access token when the
-environment gives one, and signs out. Only the sessions it opened are signed out unless
-asked: a smoke run against a real account leaves the people using it signed in.
+environment gives one, and signs out. On an agnost emulator, whose outbox is the mail, it then
+resets the throwaway user's password through an emailed link and signs in through a magic
+link. Only the sessions it opened are signed out unless asked: a smoke run against a real
+account leaves the people using it signed in, and its password is never changed.
 Each step is checked, not just called: a step passes only when the answer is what the
 protocol promises.
 
@@ -26,17 +28,39 @@ from typing import Any, Literal, TypeVar
 
 import attrs
 
-from .._core.errors import AgnostError, MissingSessionTokenError, SessionTokenError
+from .._core.errors import (
+    AccessTokenError,
+    AgnostError,
+    InvalidCredentialsError,
+    MissingSessionTokenError,
+    SessionTokenError,
+)
 from .._core.models import AuthGrant
 from ..storage import MemoryStore
 
-__all__ = ["ECHO_PATH", "SmokeCheckFailed", "SmokeStep", "run_smoke"]
+__all__ = [
+    "ECHO_PATH",
+    "OUTBOX_PATH",
+    "RECOVERY_STEPS",
+    "SmokeCheckFailed",
+    "SmokeStep",
+    "run_smoke",
+]
 
 T = TypeVar("T")
 Flavour = Literal["sync", "async"]
 
 #: The app endpoint the step "an app endpoint receives the session" calls on an emulator.
 ECHO_PATH = "/agnost-smoke/echo"
+
+#: Where an agnost emulator lists the messages it "sent" (the recovery steps read links there).
+OUTBOX_PATH = "/_emulator/outbox"
+
+#: The outbox kinds of the messages the recovery steps wait for.
+RESET_KIND, MAGIC_KIND = "password_reset", "magic_link"
+
+#: The steps that need an emulator's outbox; elsewhere they are skipped with a note.
+RECOVERY_STEPS = ("reset the password by an emailed link", "sign in through a magic link")
 
 
 class SmokeCheckFailed(AgnostError):
@@ -70,6 +94,7 @@ def run_smoke(
     endpoint: str | None = None,
     enforce_session: Callable[[bool], None] | None = None,
     sign_out_others: bool = False,
+    recovery: bool = False,
     on_step: Callable[[SmokeStep], None] = lambda step: None,
 ) -> list[SmokeStep]:
     """Run the lifecycle against ``env_url`` and return its steps, stopping at the first failure.
@@ -91,10 +116,21 @@ def run_smoke(
     ``sign_out_others`` tests ``sign_out_all_except_current`` instead, which signs out every
     other session of the user. ``on_step`` is called as each step ends (to print progress).
     Sessions live in memory only: the stored session of this machine is never touched.
+
+    ``recovery`` says that ``env_url`` is an agnost emulator: the steps of
+    :data:`RECOVERY_STEPS` then read the links it "sent" from its outbox (:data:`OUTBOX_PATH`):
+    they reset the throwaway user's password through the emailed link (checking the link is
+    single-use, the old password is refused and the new one signs in), and sign in through a
+    magic link (single-use too), each in a session of its own that it signs out; a request
+    for an unknown address must answer the same and send nothing. Without ``recovery`` they
+    are skipped with a note, and with ``email`` given (a real account) the reset is skipped:
+    smoke never changes the password of an account it did not make.
     """
     run = _Run(env_url, client_key, api_key, flavour, on_step)
     return asyncio.run(
-        run.lifecycle(email, password, access_token, endpoint, enforce_session, sign_out_others)
+        run.lifecycle(
+            email, password, access_token, endpoint, enforce_session, sign_out_others, recovery
+        )
     )
 
 
@@ -155,8 +191,10 @@ class _Run:
         endpoint: str | None,
         enforce_session: Callable[[bool], None] | None,
         sign_out_others: bool,
+        recovery: bool,
     ) -> list[SmokeStep]:
         first, second = self.client(), self.client()
+        throwaway = email is None or password is None
         if email is None or password is None:
             email = f"agnost-smoke-{uuid.uuid4().hex[:12]}@example.com"
             password = secrets.token_urlsafe(18)
@@ -180,6 +218,11 @@ class _Run:
             ("the other session is refused", partial(self._refused, second)),
             ("exchange an access token", partial(self._grant, access_token)),
             ("sign out", partial(self._sign_out, first)),
+            (
+                RECOVERY_STEPS[0],
+                partial(self._reset, email, password, recovery=recovery, throwaway=throwaway),
+            ),
+            (RECOVERY_STEPS[1], partial(self._magic_link, email, recovery=recovery)),
         ]
         try:
             for name, action in plan:
@@ -314,6 +357,114 @@ class _Run:
         await _call(client.auth.sign_out)
         _check(await _call(client.auth.get_session) is None, "no local session after sign-out")
         return "signed out"
+
+    async def _reset(self, email: str, password: str, *, recovery: bool, throwaway: bool) -> str:
+        if not recovery:
+            raise _Skip(_NEEDS_OUTBOX)
+        if not throwaway:
+            raise _Skip(
+                "skipped: smoke resets only the password of a throwaway user it signed up"
+                " (run it without --email)"
+            )
+        client = self.client()
+        link = await self._sent(
+            RESET_KIND, email, partial(_call, client.auth.send_reset_pwd_email, email)
+        )
+        new_password = secrets.token_urlsafe(18)
+        await _call(client.auth.reset_pwd_with_token, link, new_password)
+        await self._refused_again(
+            partial(_call, client.auth.reset_pwd_with_token, link, secrets.token_urlsafe(18)),
+            "the reset link to be single-use",
+        )
+        try:
+            await _call(client.auth.sign_in_with_email, email, password)
+        except InvalidCredentialsError:
+            pass
+        else:
+            raise SmokeCheckFailed("the old password still signs in after the reset")
+        grant: AuthGrant = await _call(client.auth.sign_in_with_email, email, new_password)
+        _check(
+            grant.user.id == self.state["grant"].user.id, "the new password to sign the user in"
+        )
+        await _call(client.auth.sign_out)
+        await self._nothing_for_nobody(client.auth.send_reset_pwd_email)
+        return "link sent and used once; the old password refused, the new one signs in"
+
+    async def _magic_link(self, email: str, *, recovery: bool) -> str:
+        if not recovery:
+            raise _Skip(_NEEDS_OUTBOX)
+        client = self.client()
+        link = await self._sent(
+            MAGIC_KIND, email, partial(_call, client.auth.send_magic_link_email, email)
+        )
+        grant: AuthGrant = await _call(client.auth.get_auth_grant, link)
+        _check(grant.user.id == self.state["grant"].user.id, "the magic link to sign the user in")
+        stored = await _call(client.auth.get_session)
+        _check(stored is not None and stored.token == grant.session.token, "grant established")
+        await _call(client.auth.sign_out)
+        await self._refused_again(
+            partial(_call, self.client().auth.get_auth_grant, link),
+            "the magic link to be single-use",
+        )
+        await self._nothing_for_nobody(client.auth.send_magic_link_email)
+        return "link sent, exchanged for a session once, signed out"
+
+    async def _sent(self, kind: str, recipient: str, send: Callable[[], Awaitable[Any]]) -> str:
+        """Call ``send`` and return the link of the one message of ``kind`` it put in the
+        outbox for ``recipient``."""
+        before = {m.get("id") for m in await self._outbox(recipient)}
+        await send()
+        new = [m for m in await self._outbox(recipient) if m.get("id") not in before]
+        _check(
+            len(new) == 1 and new[0].get("kind") == kind,
+            f"one {kind} message to the user in the outbox, got"
+            f" {sorted(str(m.get('kind')) for m in new) or 'none'}",
+        )
+        link = new[0].get("link")
+        _check(isinstance(link, str) and "access_token=" in link, f"the {kind} message's link")
+        return str(link)
+
+    async def _nothing_for_nobody(self, send: Callable[[str], Any]) -> None:
+        """A send for an address without an account answers as one with, and sends nothing."""
+        nobody = f"agnost-smoke-nobody-{uuid.uuid4().hex[:12]}@example.com"
+        await _call(send, nobody)
+        _check(not await self._outbox(nobody), "no message for an address without an account")
+
+    async def _refused_again(self, call: Callable[[], Awaitable[Any]], what: str) -> None:
+        try:
+            await call()
+        except AccessTokenError:
+            return
+        raise SmokeCheckFailed(f"expected {what}: a second use was accepted")
+
+    async def _outbox(self, recipient: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(_read_outbox, self.env_url, recipient)
+
+
+_NEEDS_OUTBOX = (
+    "skipped: needs an agnost emulator's outbox (the embedded emulator, or --recovery-steps"
+    " against `agnost emulator`)"
+)
+
+
+def _read_outbox(env_url: str, recipient: str) -> list[dict[str, Any]]:
+    """The messages an agnost emulator at ``env_url`` "sent" to ``recipient``."""
+    import requests
+
+    url = env_url.rstrip("/") + OUTBOX_PATH
+    try:
+        answer = requests.get(url, params={"recipient": recipient}, timeout=10)
+        body = answer.json() if answer.status_code == 200 else None
+    except (requests.RequestException, ValueError) as error:
+        raise SmokeCheckFailed(
+            f"could not read the emulator's outbox at {OUTBOX_PATH} ({type(error).__name__})"
+        ) from None
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise SmokeCheckFailed(
+            f"expected an agnost emulator's outbox at {OUTBOX_PATH}, got HTTP {answer.status_code}"
+        )
+    return messages
 
 
 class _Skip(Exception):

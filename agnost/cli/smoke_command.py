@@ -21,7 +21,7 @@ from ._common import (
     read_password,
     read_secret,
 )
-from .smoke import ECHO_PATH, SmokeStep, run_smoke
+from .smoke import ECHO_PATH, OUTBOX_PATH, SmokeStep, run_smoke
 
 # --- agnost smoke --------------------------------------------------------------------------
 
@@ -36,8 +36,11 @@ def add_smoke(subparsers: Any) -> None:
         " sessions, read the user from the database, call an app endpoint with the session"
         " (the embedded emulator's echo, or --endpoint), sign out the second session (every"
         " session but the current one with --sign-out-others), check the other session is"
-        " refused, exchange an access token when the environment gives one, and sign out."
-        " Only the sessions smoke opened are signed out, unless --sign-out-others asks."
+        " refused, exchange an access token when the environment gives one, and sign out;"
+        " then, on an agnost emulator (whose outbox is the mail), reset the throwaway user's"
+        " password through an emailed link and sign in through a magic link."
+        " Only the sessions smoke opened are signed out, unless --sign-out-others asks; the"
+        " password of an account it did not make is never changed."
         " Without --env-url and --client-key it starts an emulator in-process and tests that.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -65,6 +68,13 @@ def add_smoke(subparsers: Any) -> None:
         metavar="PATH",
         help="an app endpoint to GET with the session (default against the embedded emulator:"
         f" its echo at {ECHO_PATH}, with session enforcement checked too)",
+    )
+    parser.add_argument(
+        "--recovery-steps",
+        action="store_true",
+        help="also run the password-reset and magic-link steps against --env-url, which must"
+        f" then be an agnost emulator: they read its outbox ({OUTBOX_PATH}). Always on with"
+        " the embedded emulator; elsewhere they are skipped with a note",
     )
     parser.add_argument(
         "--flavour",
@@ -105,6 +115,7 @@ def _smoke(args: argparse.Namespace) -> int:
                 endpoint=args.endpoint,
                 enforce_session=enforce_session,
                 sign_out_others=args.sign_out_others or embedded,
+                recovery=args.recovery_steps or embedded,
                 on_step=(lambda step: None) if args.json else _step_printer(out),
             )
             runs.append((flavour, steps))
@@ -130,7 +141,9 @@ def _smoke(args: argparse.Namespace) -> int:
             out,
         )
     elif failed is None:
-        counts = ", ".join(f"{len(steps)} steps ({flavour})" for flavour, steps in runs)
+        counts = ", ".join(
+            f"{len(steps)} steps ({flavour}{_skipped(steps)})" for flavour, steps in runs
+        )
         print(f"passed: {counts}", file=out)
     else:
         print(f"FAILED at {failed.name!r}: {failed.detail}", file=out)
@@ -168,6 +181,11 @@ def _environment(
             emulator.configure(enforce_session=on)
 
         yield emulator.base_url, emulator.client_key, enforce_session
+
+
+def _skipped(steps: list[SmokeStep]) -> str:
+    skipped = sum(step.skipped for step in steps)
+    return f", {skipped} skipped" if skipped else ""
 
 
 def _step_printer(out: TextIO) -> Callable[[SmokeStep], None]:

@@ -66,7 +66,7 @@ def test_smoke_with_no_environment_runs_an_embedded_emulator_through_both_flavou
     assert report["ok"] is True and report["embeddedEmulator"] is True
     assert [run["flavour"] for run in report["runs"]] == ["sync", "async"]
     for run in report["runs"]:
-        assert len(run["steps"]) == 9
+        assert len(run["steps"]) == 11  # with the recovery steps (issue 11)
         assert all(step["ok"] and not step["skipped"] for step in run["steps"])
         assert run["steps"][4]["name"] == "an app endpoint receives the session"
     assert not any(tmp_path.iterdir()), "smoke must not touch the stored session"
@@ -79,7 +79,7 @@ def test_smoke_against_a_given_environment_prints_each_step(cli: Run) -> None:
     assert "(embedded emulator)" not in lines[0]
     assert sum(line.lstrip().startswith("ok ") for line in lines) == 9
     assert "GET /health: HTTP 200" in result.stdout
-    assert lines[-1] == "passed: 9 steps (sync)"
+    assert lines[-1] == "passed: 11 steps (sync, 2 skipped)"  # the recovery steps
 
 
 def test_smoke_calls_no_app_endpoint_of_a_given_environment_unless_asked(
@@ -109,7 +109,7 @@ def test_the_endpoint_step_checks_the_echo_and_the_enforcement(flavour: Any) -> 
         def enforce(on: bool) -> None:
             emulator.configure(enforce_session=on)
 
-        steps = smoke.run_smoke(url, key, flavour=flavour, enforce_session=enforce)
+        steps = smoke.run_smoke(url, key, flavour=flavour, enforce_session=enforce, recovery=True)
         assert all(step.ok and not step.skipped for step in steps)
         assert emulator.config["enforceSession"] is False  # switched back off
 
