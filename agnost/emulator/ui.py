@@ -27,6 +27,7 @@ is refused (403) without it, or when the browser says the form came from another
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
@@ -40,7 +41,7 @@ from aiohttp import web
 
 from .accounts import iso_timestamp
 from .db import Database
-from .origins import is_loopback, normalise_origin
+from .origins import normalise_origin
 from .state import STATE
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "add_routes",
     "fingerprint",
     "is_ui_path",
+    "peer_is_loopback",
     "routes",
 ]
 
@@ -278,10 +280,24 @@ def _sessions_table(
 # --- checks --------------------------------------------------------------------------------
 
 
+def peer_is_loopback(address: str | None) -> bool:
+    """Whether a connection's peer address is a loopback one (an IPv4-mapped IPv6 address,
+    as a dual-stack socket reports IPv4 peers, counts by its IPv4 address)."""
+    if not address:
+        return False
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return parsed.ipv4_mapped.is_loopback
+    return parsed.is_loopback
+
+
 def _not_local(request: web.Request) -> web.Response | None:
     """A refusal unless the peer is a loopback address (the Host is checked for every
     ``/_emulator/*`` path before this)."""
-    if not is_loopback(request.remote or ""):
+    if not peer_is_loopback(request.remote):
         return _refusal(403, "The emulator UI answers only browsers on this machine.")
     return None
 
@@ -322,6 +338,12 @@ async def overview(request: web.Request) -> web.Response:
         f"<h2>Outbox ({len(messages)})</h2>{more}{_outbox_table(recent)}"
     )
     return _page("Emulator", body)
+
+
+@routes.get(UI_PATH + "/")
+async def slash(request: web.Request) -> web.Response:
+    """``/_emulator/ui/`` is the same page as ``/_emulator/ui``."""
+    raise web.HTTPPermanentRedirect(UI_PATH, headers=_HEADERS)
 
 
 @routes.get(UI_PATH + "/outbox")

@@ -16,6 +16,7 @@ import requests
 from agnost.emulator import Emulator
 from agnost.emulator.admin import parse_seed, seed
 from agnost.emulator.db import Database
+from agnost.emulator.ui import peer_is_loopback
 
 from .conftest import AUTH, PASSWORD
 
@@ -299,3 +300,16 @@ def test_unknown_user_is_404(emulator: Emulator) -> None:
     body = page(emulator, f"{UI}/users/{user_id(emulator)}").text
     answer = post_sign_out(emulator, "nobody", {"form_token": form_token(body)})
     assert answer.status_code == 404
+
+
+def test_only_loopback_peers_count_as_local() -> None:
+    for address in ("127.0.0.1", "127.5.6.7", "::1", "::ffff:127.0.0.1"):
+        assert peer_is_loopback(address), address
+    assert not peer_is_loopback(None)
+    for other in ("", "10.0.0.2", "192.168.1.4", "::ffff:10.0.0.2", "fe80::1", "x"):
+        assert not peer_is_loopback(other), other
+
+
+def test_trailing_slash_leads_to_the_page(emulator: Emulator) -> None:
+    answer = page(emulator, UI + "/")
+    assert answer.status_code == 308 and answer.headers["Location"] == UI
