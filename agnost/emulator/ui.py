@@ -441,5 +441,6 @@ async def sign_out(request: web.Request) -> web.Response:
         return _refusal(404, "No user has this id.")
     outcome = await state.db.run(sign_out_in_db)
     if outcome != "none":
-        _log.info("the UI signed out %s session(s) of user %s", outcome, user_id)
+        what = "one session" if outcome == "one" else "all sessions"
+        _log.info("the UI signed out %s of user %s", what, user_id)
     raise web.HTTPSeeOther(f"{_user_url(user_id)}?signed_out={outcome}", headers=_HEADERS)
