@@ -15,6 +15,8 @@
 //                                        calls each client.auth method in turn (with the
 //                                        session {token}, if given); prints, for each, its
 //                                        result and the session and user stored after it
+//   auth-flows {settings, kinds}         each of the 13 completed through the outbox; prints
+//                                        what each refusal said and what came back
 //
 // Prints one JSON document on stdout; exits non-zero when an assertion fails. `altogic` is
 // found through NODE_PATH (the test installs it into a cache directory).
@@ -193,6 +195,164 @@ async function authCalls() {
   return results;
 }
 
+// The outbox message the emulator "sent" last to `recipient` (of `kind`, when given).
+async function lastMessage(recipient, kind) {
+  const query = `recipient=${encodeURIComponent(recipient)}` + (kind ? `&kind=${kind}` : "");
+  const { messages } = await emulator("GET", `/_emulator/outbox?${query}`);
+  assert.ok(messages.length > 0, `no message to ${recipient} (${kind})`);
+  return messages[messages.length - 1];
+}
+
+async function outboxSize(recipient) {
+  const { messages } = await emulator(
+    "GET",
+    `/_emulator/outbox?recipient=${encodeURIComponent(recipient)}`,
+  );
+  return messages.length;
+}
+
+// Every one of the 13 calls of issue 11, completed through the emulator's outbox.
+// argument: {settings: {phone, email, expired}, kinds: {...}} names the emulator's config
+// changes and outbox kinds. Prints what each refusal said and what came back.
+async function authFlows() {
+  const { settings, kinds } = argument;
+  const report = { calls: {} };
+  const seen = (name, result) => {
+    assert.equal(result.errors, null, `${name}: ${JSON.stringify(result.errors)}`);
+    report.calls[name] = (report.calls[name] || 0) + 1;
+    return result;
+  };
+  const phone = "+15550001234";
+  const newPhone = "+15559990000";
+  const email = "ada@example.com";
+  const newEmail = "ada.new@example.com";
+  const other = (code) => (code === "000000" ? "111111" : "000000");
+
+  // Phone confirmation: sign-up by phone sends a code; verifyPhone exchanges it.
+  await emulator("PATCH", "/_emulator/config", settings.phone);
+  const phoneClient = newClient();
+  const signedUp = await phoneClient.auth.signUpWithPhone(phone, PASSWORD, "Pho");
+  assert.equal(signedUp.errors, null);
+  assert.equal(signedUp.session, null);
+  report.unverifiedSignIn = codes((await newClient().auth.signInWithPhone(phone, PASSWORD)).errors);
+  const first = await lastMessage(phone, kinds.phoneVerification);
+  report.wrongCode = codes((await phoneClient.auth.verifyPhone(phone, other(first.code))).errors);
+  seen("resendVerificationCode", await phoneClient.auth.resendVerificationCode(phone));
+  const resent = await lastMessage(phone, kinds.phoneVerification);
+  assert.notEqual(resent.id, first.id);
+  report.replacedCode = codes((await phoneClient.auth.verifyPhone(phone, first.code)).errors);
+  const verified = seen("verifyPhone", await phoneClient.auth.verifyPhone(phone, resent.code));
+  assert.equal(verified.user.phoneVerified, true);
+  assert.ok(verified.session);
+  assert.equal(phoneClient.auth.getSession().token, verified.session.token);
+  report.reusedVerifyCode = codes((await phoneClient.auth.verifyPhone(phone, resent.code)).errors);
+
+  // Sign-in codes, and a code's bounded attempts.
+  const codeClient = newClient();
+  seen("sendSignInCode", await codeClient.auth.sendSignInCode(phone));
+  const signInCode = await lastMessage(phone, kinds.signInCode);
+  const byCode = seen("signInWithCode", await codeClient.auth.signInWithCode(phone, signInCode.code));
+  assert.equal(codeClient.auth.getSession().token, byCode.session.token);
+  assert.equal((await codeClient.auth.getUserFromDB()).user.phone, phone);
+  report.reusedSignInCode = codes((await newClient().auth.signInWithCode(phone, signInCode.code)).errors);
+  seen("sendSignInCode", await codeClient.auth.sendSignInCode(phone));
+  const guessed = await lastMessage(phone, kinds.signInCode);
+  report.attempts = [];
+  for (let i = 0; i < settings.phone.maxCodeAttempts; i += 1) {
+    const tried = await newClient().auth.signInWithCode(phone, other(guessed.code));
+    report.attempts.push(...codes(tried.errors));
+  }
+  const rightTooLate = await newClient().auth.signInWithCode(phone, guessed.code);
+  report.rightCodeAfterAttempts = codes(rightTooLate.errors);
+
+  // Reset by SMS code: the user's sessions end; the new password works, the old does not.
+  seen("sendResetPwdCode", await codeClient.auth.sendResetPwdCode(phone));
+  const resetCode = await lastMessage(phone, kinds.resetCode);
+  seen("resetPwdWithCode", await newClient().auth.resetPwdWithCode(phone, resetCode.code, "phone pw 2"));
+  report.sessionAfterCodeReset = codes((await codeClient.auth.getUserFromDB()).errors);
+  report.oldPhonePassword = codes((await newClient().auth.signInWithPhone(phone, PASSWORD)).errors);
+  const phoneUser = newClient();
+  assert.equal((await phoneUser.auth.signInWithPhone(phone, "phone pw 2")).errors, null);
+
+  // Change phone (the session and the current password); confirmed by a code to the new number.
+  report.wrongCurrentPassword = codes((await phoneUser.auth.changePhone("not it", newPhone)).errors);
+  const changedPhone = seen("changePhone", await phoneUser.auth.changePhone("phone pw 2", newPhone));
+  report.changedPhoneAnswer = changedPhone.user.phone;
+  const phoneChange = await lastMessage(newPhone, kinds.phoneVerification);
+  seen("verifyPhone", await phoneUser.auth.verifyPhone(newPhone, phoneChange.code));
+  report.phoneAfterChange = (await phoneUser.auth.getUserFromDB()).user.phone;
+
+  // Email: resend the confirmation, then a magic link, a reset link, the changes.
+  await emulator("PATCH", "/_emulator/config", settings.email);
+  const emailClient = newClient();
+  const pending = await emailClient.auth.signUpWithEmail(email, PASSWORD, "Ada");
+  assert.equal(pending.errors, null);
+  assert.equal(pending.session, null);
+  const before = await outboxSize(email);
+  seen("resendVerificationEmail", await emailClient.auth.resendVerificationEmail(email));
+  assert.equal(await outboxSize(email), before + 1);
+  const confirmation = await lastMessage(email, kinds.emailVerification);
+  assert.equal((await emailClient.auth.getAuthGrant(confirmation.accessToken)).errors, null);
+
+  seen("sendMagicLinkEmail", await emailClient.auth.sendMagicLinkEmail(email));
+  const magic = await lastMessage(email, kinds.magicLink);
+  const magicClient = newClient();
+  const magicGrant = await magicClient.auth.getAuthGrant(magic.accessToken);
+  assert.equal(magicGrant.errors, null);
+  assert.equal(magicClient.auth.getSession().token, magicGrant.session.token);
+  report.reusedMagicLink = codes((await newClient().auth.getAuthGrant(magic.accessToken)).errors);
+
+  seen("sendResetPwdEmail", await emailClient.auth.sendResetPwdEmail(email));
+  const resetLink = await lastMessage(email, kinds.resetLink);
+  seen("resetPwdWithToken", await newClient().auth.resetPwdWithToken(resetLink.accessToken, "email pw 2"));
+  report.reusedResetToken = codes((await newClient().auth.resetPwdWithToken(resetLink.accessToken, "email pw 3")).errors);
+  report.sessionAfterLinkReset = codes((await magicClient.auth.getUserFromDB()).errors);
+  const signedIn = newClient();
+  assert.equal((await signedIn.auth.signInWithEmail(email, "email pw 2")).errors, null);
+  const otherSession = newClient();
+  assert.equal((await otherSession.auth.signInWithEmail(email, "email pw 2")).errors, null);
+
+  report.wrongOldPassword = codes((await signedIn.auth.changePassword("email pw 3", "not it")).errors);
+  seen("changePassword", await signedIn.auth.changePassword("email pw 3", "email pw 2"));
+  assert.equal((await newClient().auth.signInWithEmail(email, "email pw 3")).errors, null);
+  report.ownSessionAfterChange = (await signedIn.auth.getUserFromDB()).errors === null;
+  report.otherSessionAfterChange = codes((await otherSession.auth.getUserFromDB()).errors);
+
+  const changedEmail = seen("changeEmail", await signedIn.auth.changeEmail("email pw 3", newEmail));
+  report.changedEmailAnswer = changedEmail.user.email;
+  const emailChange = await lastMessage(newEmail, kinds.emailChange);
+  const changeGrant = await signedIn.auth.getAuthGrant(emailChange.accessToken);
+  assert.equal(changeGrant.errors, null);
+  report.emailAfterChange = (await signedIn.auth.getUserFromDB()).user.email;
+
+  // The send calls answer the same for an account that does not exist, and send nothing.
+  const nobody = newClient();
+  for (const [name, value] of [
+    ["sendMagicLinkEmail", "nobody@example.com"],
+    ["sendResetPwdEmail", "nobody@example.com"],
+    ["resendVerificationEmail", "nobody@example.com"],
+    ["sendSignInCode", "+15550009999"],
+    ["sendResetPwdCode", "+15550009999"],
+    ["resendVerificationCode", "+15550009999"],
+  ]) {
+    seen(name, await nobody.auth[name](value));
+  }
+  report.unknownMessages =
+    (await outboxSize("nobody@example.com")) + (await outboxSize("+15550009999"));
+
+  // Expired codes and links (a lifetime of 0 makes them expire at once).
+  await emulator("PATCH", "/_emulator/config", settings.expired);
+  seen("sendSignInCode", await nobody.auth.sendSignInCode(newPhone));
+  const expiredCode = await lastMessage(newPhone, kinds.signInCode);
+  report.expiredCode = codes((await newClient().auth.signInWithCode(newPhone, expiredCode.code)).errors);
+  seen("sendResetPwdEmail", await nobody.auth.sendResetPwdEmail(newEmail));
+  const expiredLink = await lastMessage(newEmail, kinds.resetLink);
+  report.expiredResetToken = codes((await newClient().auth.resetPwdWithToken(expiredLink.accessToken, "email pw 4")).errors);
+  report.malformedPhone = codes((await nobody.auth.sendSignInCode("12ab")).errors);
+  report.malformedEmail = codes((await nobody.auth.sendMagicLinkEmail("not an email")).errors);
+  return report;
+}
+
 const commands = {
   flow,
   "sign-in": signIn,
@@ -201,6 +361,7 @@ const commands = {
   "endpoint-calls": endpointCalls,
   "endpoint-refused": endpointRefused,
   "auth-calls": authCalls,
+  "auth-flows": authFlows,
 };
 
 commands[command]().then(
