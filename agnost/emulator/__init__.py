@@ -16,9 +16,25 @@ Start it from the shell with ``agnost emulator`` (``--help`` lists the options),
 
 In pytest, the ``agnost_emulator`` fixture gives a fresh one per test (``agnost.pytest_plugin``).
 
-The API (``/_api/rest/v1/auth/...``, protocol.md §3, §5, §7): sign-up and sign-in with email and
-phone, sign-out (one, all, all but current), sessions, user and grant; the rest of §3 answers
-501. Every request needs an ``X-Client-Key`` that is one of the configured client keys.
+The API (``/_api/rest/v1/auth/...``, protocol.md §3, §5, §7, §10): every call of §3. Sign-up
+and sign-in with email and phone, sign-out (one, all, all but current), sessions, user and
+grant; and the flows of §10 with the outbox as the mail and SMS channel: phone confirmation
+(``verify-phone``, ``resend-code``), sign-in codes (``send-code``, ``signin-code``), magic
+links (``send-magic``, then ``grant``), resending the verification email (``resend``),
+password reset by link (``send-reset``, ``reset-pwd?key=``) and by code
+(``send-reset-code``, ``reset-pwd-code``), and changing the password, email and phone. Each
+flow family has its module (:mod:`.signin`, :mod:`.verification`, :mod:`.recovery`,
+:mod:`.account`, :mod:`.sessions`; codes and links in :mod:`.onetime`). Every request needs
+an ``X-Client-Key`` that is one of the configured client keys.
+
+One-time codes and links are single-use and expire (``codeLifetime``, 600 s;
+``accessTokenLifetime``, 3600 s, for every emailed link); a code has ``maxCodeAttempts`` (5)
+tries, the last wrong one burns it (429 ``too_many_attempts``); a wrong, used or expired code
+is 401 ``invalid_code``, a link's token 403 ``invalid_access_token``. Only their hashes are
+kept where they are checked. The send and resend calls answer 200 and empty, after the same
+work, whether or not the account exists. ``change-pwd`` signs out the user's other sessions,
+a reset all of them; with confirmation on, a changed email or phone is the user's only once
+the link (``email_change``, through ``grant``) or code (``verify-phone``) sent to it is used.
 
 App endpoints (protocol.md §8): every other path, any of GET, HEAD, POST, PUT, PATCH, DELETE,
 also needs a client key and answers an echo of the request and its caller: ``{"method",
@@ -36,8 +52,11 @@ The emulator-only endpoints (no client key needed):
 
 - ``GET /_emulator/`` lists them.
 - ``GET /_emulator/outbox`` the messages "sent": ``{"messages": [{"id", "recipient", "kind",
-  "link", "code", "accessToken", "userId", "createdAt"}]}``, oldest first; ``?recipient=``
-  (case-insensitive) and ``?kind=`` (``email_verification``) filter.
+  "link", "code", "accessToken", "userId", "createdAt", "expiresAt"}]}``, oldest first;
+  ``?recipient=`` (case-insensitive) and ``?kind=`` filter. Kinds: ``email_verification``,
+  ``magic_link``, ``password_reset``, ``email_change`` (emails: ``link`` and
+  ``accessToken``), ``phone_verification``, ``sign_in_code``, ``password_reset_code`` (SMS:
+  ``code``).
   ``DELETE /_emulator/outbox`` empties it.
 - ``POST /_emulator/reset`` deletes every user, session, access token and message.
 - ``GET /_emulator/config`` the settings; ``PATCH /_emulator/config`` with some of them, e.g.
@@ -47,7 +66,9 @@ The emulator-only endpoints (no client key needed):
   ``hashCost`` (log2 of scrypt's N, 1 to 16: at most 64 MiB per hash), ``redirectUrl``,
   ``corsOrigins``, ``allowedHosts``, ``headerTimeout``, ``bodyTimeout`` and ``idleTimeout``
   (seconds), ``maxConnections``, ``maxSessionsPerUser``, ``maxOutboxMessages``,
-  ``enforceSession`` (every key) and ``enforceSessionKeys`` (some of ``clientKeys``). Every one is
+  ``enforceSession`` (every key) and ``enforceSessionKeys`` (some of ``clientKeys``),
+  ``phoneConfirmation``, ``signInOnPhoneVerification``, ``codeLength`` (4 to 10 digits),
+  ``codeLifetime`` (seconds) and ``maxCodeAttempts``. Every one is
   bounded (:data:`agnost.emulator.config.RANGES`).
 - ``GET /_emulator/redirect`` the page verification links and OAuth land on when no redirect
   URL is configured; it shows the ``access_token`` it was given.
@@ -79,13 +100,14 @@ refused (403 ``origin_not_allowed``). ``/_emulator/*`` answers no browser page o
 origin, trusted or not: it hands out client keys and access tokens without a client key.
 
 Security notes: passwords are hashed with scrypt; session tokens are 256 random bits stored only
-as SHA-256 digests, and so are access tokens in the table the grant endpoint checks. The outbox,
-though, keeps each message as "sent": its link and access token in plaintext, in the database
-too, since that is how tests receive them (they are test data: an access token is single-use
-and expires after ``accessTokenLifetime``). A database file is therefore created readable by its
+as SHA-256 digests, and so are access tokens in the table the grant endpoint checks; SMS codes
+are kept as a salted HMAC-SHA-256 (a code has few digits, so its bound on tries is what
+protects it). The outbox, though, keeps each message as "sent": its link, access token or
+code in plaintext, in the database too, since that is how tests receive them (they are test
+data: each is single-use and expires). A database file is therefore created readable by its
 owner only (``0600``). With a file database and no chosen client key, the generated ``dev-...``
-key is kept in the database and reused by the next start. No log line carries a token or
-password, aiohttp's reports of malformed requests included. The emulator has no protection
+key is kept in the database and reused by the next start. No log line carries a token, code
+or password, aiohttp's reports of malformed requests included. The emulator has no protection
 against the network: it warns when bound to anything but loopback.
 """
 

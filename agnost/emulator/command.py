@@ -102,6 +102,9 @@ _LIMIT_OPTIONS = (
     ("--max-connections", "maxConnections", int, "N", "open connections at most"),
     ("--max-sessions-per-user", "maxSessionsPerUser", int, "N", "live sessions per user"),
     ("--max-outbox-messages", "maxOutboxMessages", int, "N", "messages the outbox keeps"),
+    ("--code-length", "codeLength", int, "DIGITS", "digits of an SMS code"),
+    ("--code-lifetime", "codeLifetime", float, "SECONDS", "how long an SMS code stays valid"),
+    ("--max-code-attempts", "maxCodeAttempts", int, "N", "tries of an SMS code, then it is burnt"),
 )
 
 
@@ -214,6 +217,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="require a confirmed email before signing in (default: off)",
     )
     parser.add_argument(
+        "--phone-confirmation",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="sign-up by phone texts a code for verify-phone, and signing in by phone and"
+        " password waits for it (default: off)",
+    )
+    parser.add_argument(
         "--session-lifetime",
         type=float,
         default=DEFAULT_SESSION_LIFETIME,
@@ -324,6 +334,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     try:
         config = EmulatorConfig(
             email_confirmation=args.email_confirmation,
+            phone_confirmation=args.phone_confirmation,
             session_lifetime=args.session_lifetime,
             hash_cost=default_cost if args.hash_cost is None else args.hash_cost,
             redirect_url=args.redirect_url,

@@ -6,11 +6,15 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import logging
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from agnost.emulator import ConfigError, Emulator
 from agnost.emulator.onetime import KINDS
@@ -232,3 +236,29 @@ def test_the_new_settings_in_python(api: Api) -> None:
     api.emulator.configure(max_code_attempts=2, code_lifetime=30.5)
     assert api.emulator.config["maxCodeAttempts"] == 2
     assert api.emulator.config["codeLifetime"] == 30.5
+
+
+def test_the_command_line_takes_the_new_settings() -> None:
+    from .test_cli import emulator_process, stop
+
+    options = ("--ephemeral", "--phone-confirmation", "--code-length", "8")
+    with emulator_process(*options, "--max-code-attempts", "2", "--code-lifetime", "90") as (
+        proc,
+        banner,
+    ):
+        url = next(word for line in banner for word in line.split() if word.startswith("http"))
+        config = requests.get(url.rstrip("/") + "/_emulator/config", timeout=10).json()
+        assert stop(proc)[0] == 0
+    assert (config["phoneConfirmation"], config["codeLength"]) == (True, 8)
+    assert (config["maxCodeAttempts"], config["codeLifetime"]) == (2, 90.0)
+
+
+def test_the_command_line_refuses_a_setting_out_of_range() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "agnost.cli", "emulator", "--ephemeral", "--code-length", "3"],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "codeLength" in done.stderr
