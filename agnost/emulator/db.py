@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from .security import stored_cost
 
 __all__ = [
     "MIGRATIONS",
+    "QUICK_READS",
     "Database",
     "DatabaseThread",
     "DuplicateUserError",
@@ -603,14 +605,18 @@ class DatabaseThread:
     """Runs a :class:`Database` on one dedicated thread, for async code.
 
     ``await db.run(fn, *args)`` calls ``fn(database, *args)`` on that thread and awaits the
-    result, so the event loop keeps serving while SQLite works, and since one thread runs
-    every call, each call sees the database to itself.
+    result, so the event loop keeps serving while SQLite works, and since one lock guards
+    every call, each call sees the database to itself. A short read (:data:`QUICK_READS`:
+    one indexed lookup, such as the session of every authenticated request) runs on the
+    caller's thread instead when no other call holds the database: two thread hops per
+    request, and the GIL passed back and forth for each, cost more than the query.
     """
 
     def __init__(self, path: str) -> None:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="agnost-emulator-db"
         )
+        self._lock = threading.Lock()
         # The connection is made on the thread that will use it.
         try:
             self._db = self._executor.submit(Database, path).result()
@@ -620,16 +626,33 @@ class DatabaseThread:
 
     async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(database, *args, **kwargs)`` on the database thread and return its result."""
+        if fn in QUICK_READS and self._lock.acquire(blocking=False):
+            try:
+                return fn(self._db, *args, **kwargs)
+            finally:
+                self._lock.release()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, functools.partial(fn, self._db, *args, **kwargs)
+            self._executor, functools.partial(self._locked, fn, *args, **kwargs)
         )
 
     def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Like :meth:`run`, for code that is not on an event loop: blocks until done."""
-        return self._executor.submit(fn, self._db, *args, **kwargs).result()
+        return self._executor.submit(self._locked, fn, *args, **kwargs).result()
+
+    def _locked(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        with self._lock:
+            return fn(self._db, *args, **kwargs)
 
     def close(self) -> None:
         """Close the connection and stop the thread, after the calls already queued."""
         self._executor.submit(self._db.close).result()
         self._executor.shutdown(wait=True)
+
+
+#: Calls :meth:`DatabaseThread.run` may make on the event loop's thread when the database is
+#: free: single indexed reads (``live_session`` deletes an expired session on the way, one
+#: row by its key).
+QUICK_READS: frozenset[Callable[..., Any]] = frozenset(
+    {Database.live_session, Database.live_sessions, Database.user_by_id, Database.session_owner}
+)
