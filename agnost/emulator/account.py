@@ -124,7 +124,6 @@ async def change_email(request: web.Request) -> web.Response:
                 now,
                 limits.access_token_lifetime,
                 limits.max_outbox_messages,
-                payload=new_email,
             )
             return user
         with db.transaction():

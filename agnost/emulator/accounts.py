@@ -29,6 +29,7 @@ __all__ = [
     "issue_access_token",
     "new_user_doc",
     "open_session",
+    "same_address",
     "GRANT_PURPOSES",
     "with_query",
 ]
@@ -153,14 +154,22 @@ GRANT_PURPOSES = ("email_verification", "oauth", "magic_link", "email_change")
 EMAIL_TAKEN = "email_not_unique"
 
 
+def same_address(user: dict[str, Any], sent_to: str | None) -> bool:
+    """Whether a link sent to ``sent_to`` is for the user's current email (any case); a
+    token stored by an older emulator remembers no address and passes."""
+    email = user.get("email")
+    return sent_to is None or (isinstance(email, str) and email.lower() == sent_to.lower())
+
+
 def grant(
     db: Database, access_token: str, user_agent: str, now: float, limits: Limits
 ) -> tuple[dict[str, Any], OpenedSession] | str | None:
     """Exchange an access token for (user, new session), or None if it is not valid.
 
     The token is used up either way. An email-verification or magic-link token marks the
-    email verified (the link reached it); an email-change token sets the new address, verified
-    (:data:`EMAIL_TAKEN` if another user has it by now; nothing changes then).
+    email verified (the link reached it), and is good only while the user has the address it
+    was sent to; an email-change token sets the new address, verified (:data:`EMAIL_TAKEN` if
+    another user has it by now; nothing changes then).
     """
     with db.transaction():
         taken = db.take_access_token(token_digest(access_token), now, GRANT_PURPOSES)
@@ -170,6 +179,9 @@ def grant(
         user = db.user_by_id(user_id)
         if user is None:
             return None
+        sent_to = payload
+        if purpose in ("email_verification", "magic_link") and not same_address(user, sent_to):
+            return None  # the address changed since the link was sent
         if purpose == "email_change" and payload is not None:
             user["email"] = payload
             try:

@@ -163,17 +163,18 @@ def send_link(
     now: float,
     lifetime: float,
     keep_messages: int,
-    payload: str | None = None,
 ) -> dict[str, Any] | None:
     """Email a new link for ``purpose`` to ``recipient``: the app's redirect URL with
     ``action`` and ``access_token``, where a real server's link ends up after its own hop.
-    Returns the message (None when rehearsed: ``user_id`` None)."""
+    The token remembers ``recipient`` (its payload): it is good only while the user has that
+    address, or, for an email change, as the address to set. Returns the message (None when
+    rehearsed: ``user_id`` None)."""
     token = new_token()
     kind, action = LINK_KINDS[purpose]
     with db.transaction(), _real_or_rehearsed(db, user_id):
         owner = user_id or _NOBODY
         db.delete_access_tokens(owner, purpose)
-        db.insert_access_token(token_digest(token), owner, purpose, now + lifetime, payload)
+        db.insert_access_token(token_digest(token), owner, purpose, now + lifetime, recipient)
         message = db.insert_message(
             {
                 "recipient": recipient,

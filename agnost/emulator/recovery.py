@@ -111,6 +111,9 @@ async def reset_pwd_with_token(request: web.Request) -> web.Response:
             taken = db.take_access_token(token_digest(key), now, ("password_reset",))
             if taken is None:
                 return None
+            user = db.user_by_id(taken[0])
+            if user is None or not accounts.same_address(user, taken[2]):
+                return None  # the address changed since the link was sent
             _set_password(db, taken[0], password_hash, "emailVerified")
             return taken[0]
 

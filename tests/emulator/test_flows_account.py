@@ -195,3 +195,33 @@ def test_an_oauth_user_has_no_password_to_confirm_a_change(api: Api) -> None:
         "/change-email", {"currentPassword": "anything", "newEmail": NEW_EMAIL}, token=token
     )
     assert (answer.status_code, error_code(answer)) == (401, "invalid_credentials")
+
+
+def test_links_sent_to_the_old_address_stop_working_when_it_changes(api: Api) -> None:
+    token = api.sign_up(EMAIL)["session"]["token"]
+    api.post("/send-magic", params={"email": EMAIL})
+    api.post("/send-reset", params={"email": EMAIL})
+    magic = last_message(api, "magic_link")["accessToken"]
+    reset = last_message(api, "password_reset")["accessToken"]
+    body = {"currentPassword": PASSWORD, "newEmail": NEW_EMAIL}
+    assert api.post("/change-email", body, token=token).status_code == 200
+    assert error_code(api.get("/grant", params={"key": magic})) == "invalid_access_token"
+    answer = api.post("/reset-pwd", {"newPassword": "new password"}, params={"key": reset})
+    assert (answer.status_code, error_code(answer)) == (403, "invalid_access_token")
+    assert api.sign_in(NEW_EMAIL)
+
+
+def test_codes_sent_to_the_old_number_stop_working_when_it_changes(api: Api) -> None:
+    token = sign_up_phone(api)["session"]["token"]
+    api.post("/send-code", params={"phone": PHONE})
+    api.post("/send-reset-code", params={"phone": PHONE})
+    sign_in_code = last_message(api, "sign_in_code")["code"]
+    reset_code = last_message(api, "password_reset_code")["code"]
+    body = {"currentPassword": PASSWORD, "newPhone": NEW_PHONE}
+    assert api.post("/change-phone", body, token=token).status_code == 200
+    by_code = api.post("/signin-code", params={"code": sign_in_code, "phone": PHONE})
+    assert error_code(by_code) == "invalid_code"
+    reset = api.post(
+        "/reset-pwd-code", {"newPassword": "new pw"}, params={"phone": PHONE, "code": reset_code}
+    )
+    assert error_code(reset) == "invalid_code"
