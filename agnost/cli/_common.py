@@ -483,6 +483,9 @@ def refuse_password_arguments(argv: Sequence[str]) -> str | None:
         if arg == "--":
             break
         named = arg.split("=", 1)[0]
+        if named.startswith("--") and named.endswith("-stdin") and "=" in arg:
+            # argparse would quote the value in "ignored explicit argument '...'".
+            return f"{named} takes no value (not shown): it reads the first line of stdin"
         if _PASSWORD_OPTION.fullmatch(named):
             return (
                 "passwords are never taken from the command line (they would show in shell"

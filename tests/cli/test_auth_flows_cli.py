@@ -127,6 +127,23 @@ def test_a_password_option_is_refused_unshown(cli: Run, args: tuple[str, ...]) -
 
 
 @pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("auth", "verify-phone", "--phone", PHONE, "--code-stdin=864213"), "--code-stdin"),
+        (("auth", "sign-in", "--email", EMAIL, "--password-stdin=864213"), "--password-stdin"),
+    ],
+)
+def test_a_value_given_to_a_stdin_option_is_refused_unshown(
+    cli: Run, args: tuple[str, ...], option: str
+) -> None:
+    done = cli(*args)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"agnost: error: {option} takes no value (not shown): it reads the first line of stdin\n"
+    )
+
+
+@pytest.mark.parametrize(
     "args",
     [
         ("auth", "verify-phone", "--phone", PHONE, "864213"),
