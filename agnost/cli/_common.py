@@ -105,6 +105,15 @@ ENV_URL_HINT = (
 )
 
 
+#: What to do about a sign-in refused for an address not confirmed yet.
+UNCONFIRMED_HINTS = {
+    "phone_not_verified": "confirm the phone with `agnost auth verify-phone --phone PHONE`"
+    " (a new code: `agnost auth resend-verification --phone PHONE`)",
+    "email_not_verified": "open the confirmation link sent to the address (a new one:"
+    " `agnost auth resend-verification --email EMAIL`)",
+}
+
+
 def hint_for(error: BaseException | None) -> str | None:
     """A hint to add to ``error``'s message (which is shown as it is), or None.
 
@@ -112,6 +121,8 @@ def hint_for(error: BaseException | None) -> str | None:
     """
     if isinstance(error, APIError) and error.status == 404 and error.code in (None, "not_found"):
         return ENV_URL_HINT
+    if isinstance(error, APIError) and error.code in UNCONFIRMED_HINTS:
+        return UNCONFIRMED_HINTS[error.code]
     if isinstance(error, ResponseDecodeError) and "does not have the shape" in str(error):
         return ENV_URL_HINT
     return None

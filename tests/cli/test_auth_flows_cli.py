@@ -654,3 +654,21 @@ def test_change_phone_with_confirmation_on_is_pending_until_verify_phone(
     ok(cli("auth", "verify-phone", "--phone", PHONE, "--code-stdin", stdin=code + "\n"))
     with memory_client(agnost_emulator) as client:
         assert client.auth.sign_in_with_email(EMAIL, PASSWORD).user.phone == PHONE
+
+
+def test_a_sign_in_before_confirmation_says_how_to_confirm(
+    cli: Run, agnost_emulator: Emulator
+) -> None:
+    agnost_emulator.configure(phone_confirmation=True, email_confirmation=True)
+    sign_up_phone(agnost_emulator)
+    done = cli("auth", "sign-in", "--phone", PHONE, "--password-stdin", stdin=PASSWORD)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0].startswith("agnost: error: phone_not_verified: ")
+    assert done.stderr.splitlines()[1] == (
+        "agnost: hint: confirm the phone with `agnost auth verify-phone --phone PHONE` (a new"
+        " code: `agnost auth resend-verification --phone PHONE`)"
+    )
+    sign_up_email(cli)
+    done = cli("auth", "sign-in", "--email", EMAIL, "--password-stdin", "--json", stdin=PASSWORD)
+    assert done.returncode == 1
+    assert "resend-verification --email" in as_json(done)["error"]["hint"]
