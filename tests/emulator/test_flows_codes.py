@@ -262,3 +262,40 @@ def test_the_command_line_refuses_a_setting_out_of_range() -> None:
         timeout=60,
     )
     assert done.returncode == 2 and "codeLength" in done.stderr
+
+
+def test_a_version_2_database_is_migrated_and_its_links_still_work(tmp_path: Path) -> None:
+    from agnost.emulator.db import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    token = "an-old-verification-token-0123456789abcdef"
+    conn = sqlite3.connect(path)
+    try:
+        conn.executescript(MIGRATIONS[0] + MIGRATIONS[1])
+        conn.execute("PRAGMA user_version = 2")
+        doc = (
+            '{"_id": "000000000000000000000001", "provider": "agnost", "email": "old@example.com"}'
+        )
+        conn.execute(
+            "INSERT INTO users (id, email_key, provider, provider_user_id, doc)"
+            " VALUES ('000000000000000000000001', 'old@example.com', 'agnost', 'x', ?)",
+            (doc,),
+        )
+        conn.execute(
+            "INSERT INTO access_tokens VALUES (?, '000000000000000000000001',"
+            " 'email_verification', 1e12)",
+            (hashlib.sha256(token.encode()).hexdigest(),),
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    with Emulator(database=str(path), hash_cost=4) as emulator:
+        api = Api(emulator)
+        granted = api.get("/grant", params={"key": token})
+        assert granted.status_code == 200, granted.text
+        assert granted.json()["user"]["emailVerified"] is True
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+    finally:
+        conn.close()
