@@ -158,7 +158,7 @@ async def reset_pwd_with_code(request: web.Request) -> web.Response:
     password_hash = await hash_off_loop(state, password)
     now = state.clock()
 
-    def reset(db: Database) -> str:
+    def reset(db: Database) -> onetime.Taken | str:
         with db.transaction():
             taken = onetime.take_code(db, phone, "password_reset", code, now)
             if isinstance(taken, str):
@@ -167,10 +167,10 @@ async def reset_pwd_with_code(request: web.Request) -> web.Response:
             if user is None or user.get("phone") != phone:  # the number changed since
                 return onetime.INVALID_CODE
             _set_password(db, taken[0], password_hash, "phoneVerified")
-            return ""
+            return taken
 
     outcome = await state.db.run(reset)
-    if outcome:
+    if isinstance(outcome, str):
         raise code_refusal(outcome)
-    _log.info("reset a password by code")
+    _log.info("reset the password of user %s by code", outcome[0])
     return empty_answer()
