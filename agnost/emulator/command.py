@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import importlib
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -319,11 +318,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if not _has_ua_parser():
         print(f"agnost emulator: {MISSING_EXTRA}", file=sys.stderr)
         return EXIT_USAGE
-    from .server import serve_forever  # needs the extra
+    from .server import configure_logging, serve_forever  # needs the extra
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    configure_logging(args.log_level)
     from .admin import SeedError, parse_seed
 
     if args.ephemeral and args.db not in (None, ":memory:"):

@@ -31,12 +31,57 @@ from .state import STATE, EmulatorState
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["Emulator", "OutboxMessage", "base_url_for", "is_loopback", "serve_forever"]
+__all__ = [
+    "LOG_FORMAT",
+    "Emulator",
+    "OutboxMessage",
+    "base_url_for",
+    "configure_logging",
+    "is_loopback",
+    "serve_forever",
+]
 
 T = TypeVar("T")
 H = TypeVar("H", bound=EndpointHandler)
 
 _log = logging.getLogger("agnost.emulator")
+
+#: The command line's log line: ``2026-12-01 23:40:00,123 aiohttp.access INFO GET /... 200``.
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
+
+
+class _LogFormatter(logging.Formatter):
+    """``LOG_FORMAT``'s formatter, with the date and time text made once a second."""
+
+    _second = -1
+    _text = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """The record's local time as ``logging.Formatter`` writes it (``2026-12-01
+        23:40:00,123``)."""
+        second = int(record.created)
+        if second != self._second:
+            self._text = super().formatTime(record, datefmt).rpartition(",")[0]
+            self._second = second
+        return f"{self._text},{int(record.msecs):03d}"
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr from ``level`` (``info`` writes one line per request) in
+    :data:`LOG_FORMAT`, for the command line's process.
+
+    A line per request is most of what logging costs the emulator, so the records skip what
+    the format never shows: the caller's file and line (found by walking the stack), the
+    thread, process and multiprocessing names, as the logging HOWTO's "Optimization" section
+    says. This is process-wide, which the command line's process is for.
+    """
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    setattr(logging, "_srcfile", None)  # noqa: B010 - the documented switch, a private name
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogFormatter(LOG_FORMAT))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
 @attrs.define

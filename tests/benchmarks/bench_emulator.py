@@ -131,12 +131,12 @@ def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def _server(command: list[str], port: int, log: Path) -> Iterator[None]:
+def _server(command: list[str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as sink:
         process = subprocess.Popen(command, stdout=sink, stderr=sink)
         try:
             _wait_for(port, process)
-            yield
+            yield process
         finally:
             process.terminate()
             try:
@@ -146,7 +146,9 @@ def _server(command: list[str], port: int, log: Path) -> Iterator[None]:
                 process.wait()
 
 
-def _emulator(port: int, level: str, log: Path) -> contextlib.AbstractContextManager[None]:
+def _emulator(
+    port: int, level: str, log: Path
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     command = [sys.executable, "-m", "agnost", "emulator", "--ephemeral", "--port", str(port)]
     command += ["--client-key", CLIENT_KEY, "--log-level", level]
     return _server(command, port, log)
@@ -196,6 +198,12 @@ def _get(path: str, port: int, headers: dict[str, str]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """The process's user + system CPU time so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):6.2f} ({min(values):.2f}-{max(values):.2f})"
 
@@ -206,36 +214,48 @@ def test_emulator_sessions_against_a_bare_aiohttp_hello_world() -> None:
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         logs = Path(tmp)
         hello = [sys.executable, "-c", _HELLO, str(ports["hello"])]
-        stack.enter_context(_server(hello, ports["hello"], logs / "hello.log"))
+        pids = {"hello": stack.enter_context(_server(hello, ports["hello"], logs / "h.log")).pid}
         for level in ("info", "warning"):
-            stack.enter_context(_emulator(ports[level], level, logs / f"{level}.log"))
+            server = stack.enter_context(_emulator(ports[level], level, logs / f"{level}.log"))
+            pids[level] = server.pid
         requests_by = {"hello": _get("/", ports["hello"], {})}
         for level in ("info", "warning"):
             token = _session_token(ports[level])
             headers = {"X-Client-Key": CLIENT_KEY, "Session": token, "X-Client": "bench"}
             requests_by[level] = _get("/_api/rest/v1/auth/sessions", ports[level], headers)
         rates: dict[str, list[float]] = {name: [] for name in ports}
+        # The server's CPU time per request: steadier than the rate on a shared machine.
+        cpu: dict[str, list[float]] = {name: [] for name in ports}
         for name in ports:  # warm up
             asyncio.run(_load(ports[name], requests_by[name], ROUND_REQUESTS // 4, IN_FLIGHT))
         for _ in range(ROUNDS):
             for name in ports:
+                before = _cpu_seconds(pids[name])
                 rate = asyncio.run(
                     _load(ports[name], requests_by[name], ROUND_REQUESTS, IN_FLIGHT)
                 )
                 rates[name].append(rate)
+                cpu[name].append((_cpu_seconds(pids[name]) - before) / ROUND_REQUESTS * 1e6)
         info_lines = sum(1 for _ in (logs / "info.log").open("rb"))
     ratio = [e / h for e, h in zip(rates["info"], rates["hello"], strict=True)]
     quiet_ratio = [e / h for e, h in zip(rates["warning"], rates["hello"], strict=True)]
     logging_cost = [i / w for i, w in zip(rates["info"], rates["warning"], strict=True)]
+    cpu_ratio = [h / e for e, h in zip(cpu["info"], cpu["hello"], strict=True)]
+    cpu_quiet = [h / e for e, h in zip(cpu["warning"], cpu["hello"], strict=True)]
+    cpu_logging = [w / i for i, w in zip(cpu["info"], cpu["warning"], strict=True)]
     print(
         f"\nauthenticated GET /sessions (5 sessions) vs aiohttp.web hello-world, "
         f"{IN_FLIGHT} connections, {ROUNDS} interleaved rounds of {ROUND_REQUESTS}; "
         f"median (min-max), cpus={os.cpu_count()}"
     )
     for name in ports:
-        print(f"  {name:<8} req/s {_spread(rates[name])}")
+        print(f"  {name:<8} req/s {_spread(rates[name])}   server CPU us/req {_spread(cpu[name])}")
     print(f"  emulator (log info) / hello-world:    {_spread(ratio)}  (target >= 0.5)")
     print(f"  emulator (log warning) / hello-world: {_spread(quiet_ratio)}")
     print(f"  log info / log warning:               {_spread(logging_cost)}  (target >= 0.95)")
+    print("  the same from the servers' CPU time per request (hello CPU / emulator CPU):")
+    print(f"  emulator (log info) / hello-world:    {_spread(cpu_ratio)}")
+    print(f"  emulator (log warning) / hello-world: {_spread(cpu_quiet)}")
+    print(f"  log info / log warning:               {_spread(cpu_logging)}")
     print(f"  (access log lines written at info: {info_lines})")
     json.dumps(rates)  # the figures stay plain numbers

@@ -1,0 +1,48 @@
+"""The command line's log: one line per request in LOG_FORMAT, with the time as
+logging.Formatter writes it (the formatter makes the date text once a second, issue 12)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from agnost.emulator.server import LOG_FORMAT, _LogFormatter
+
+LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} aiohttp\.access INFO GET /_emulator/health 200 "
+)
+
+
+def test_the_formatter_writes_what_logging_formatter_writes() -> None:
+    fast, plain = _LogFormatter(LOG_FORMAT), logging.Formatter(LOG_FORMAT)
+    for created in (0.0, 1.9994, 1.9996, 1_780_000_000.5, 1_780_000_000.999, 1_780_000_001.0):
+        record = logging.LogRecord("agnost", logging.INFO, __file__, 1, "GET %s", ("/x",), None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        assert fast.format(record) == plain.format(record)
+
+
+def test_the_command_line_logs_one_line_per_request(tmp_path: Path) -> None:
+    ready = tmp_path / "ready.json"
+    command = [sys.executable, "-m", "agnost", "emulator", "--ephemeral", "--port", "0"]
+    with (tmp_path / "log").open("wb") as log:
+        process = subprocess.Popen([*command, "--ready-file", str(ready)], stderr=log)
+        try:
+            deadline = time.monotonic() + 30
+            while not ready.exists() and time.monotonic() < deadline:
+                assert process.poll() is None
+                time.sleep(0.05)
+            url = json.loads(ready.read_text())["url"]
+            for _ in range(3):
+                assert requests.get(url + "/_emulator/health", timeout=10).status_code == 200
+        finally:
+            process.terminate()
+            process.wait(10)
+    lines = (tmp_path / "log").read_text().splitlines()
+    assert len([line for line in lines if LINE.match(line)]) == 3, lines
