@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
+import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -79,9 +83,51 @@ def configure_logging(level: str) -> None:
     logging.logProcesses = False
     logging.logMultiprocessing = False
     setattr(logging, "_srcfile", None)  # noqa: B010 - the documented switch, a private name
-    handler = logging.StreamHandler()
+    handler = _BufferedStderr()
     handler.setFormatter(_LogFormatter(LOG_FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler])
+    threading.Thread(target=handler.flush_every, name="agnost-emulator-log", daemon=True).start()
+
+
+#: How long a line below WARNING may wait in the log's buffer, in seconds.
+LOG_FLUSH_INTERVAL = 0.2
+
+
+class _BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to stderr through a buffer: a line per request, each its own write system call
+    on line-buffered stderr, is most of what the access log costs. Lines below WARNING are
+    written at most :data:`LOG_FLUSH_INTERVAL` later (and at exit); WARNING and above at once."""
+
+    def __init__(self) -> None:
+        stream = io.TextIOWrapper(
+            io.BufferedWriter(io.FileIO(os.dup(sys.stderr.fileno()), "w"), 64 * 1024),
+            encoding=sys.stderr.encoding,
+            errors="backslashreplace",
+        )
+        super().__init__(stream)
+        self._urgent = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record; flush at once if it is a WARNING or worse."""
+        self._urgent = record.levelno >= logging.WARNING
+        super().emit(record)
+
+    def flush(self) -> None:
+        """Flush only what must not wait (see :meth:`flush_every` for the rest)."""
+        if self._urgent:
+            self._urgent = False
+            super().flush()
+
+    def flush_every(self) -> None:
+        """Flush the buffer every :data:`LOG_FLUSH_INTERVAL`, forever (a daemon thread)."""
+        while True:
+            time.sleep(LOG_FLUSH_INTERVAL)
+            super().flush()
+
+    def close(self) -> None:
+        """Flush everything, then close (logging.shutdown calls this at exit)."""
+        super().flush()
+        super().close()
 
 
 @attrs.define

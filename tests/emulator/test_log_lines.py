@@ -1,5 +1,6 @@
 """The command line's log: one line per request in LOG_FORMAT, with the time as
-logging.Formatter writes it (the formatter makes the date text once a second, issue 12)."""
+logging.Formatter writes it (the formatter makes the date text once a second, and lines are
+written through a buffer flushed every LOG_FLUSH_INTERVAL, issue 12)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ from agnost.emulator.server import LOG_FORMAT, _LogFormatter
 LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} aiohttp\.access INFO GET /_emulator/health 200 "
 )
+
+
+def _count(log: Path) -> int:
+    return sum(1 for line in log.read_text().splitlines() if LINE.match(line))
 
 
 def test_the_formatter_writes_what_logging_formatter_writes() -> None:
@@ -41,8 +46,11 @@ def test_the_command_line_logs_one_line_per_request(tmp_path: Path) -> None:
             url = json.loads(ready.read_text())["url"]
             for _ in range(3):
                 assert requests.get(url + "/_emulator/health", timeout=10).status_code == 200
+            # Buffered, but written while it runs (within LOG_FLUSH_INTERVAL), not only at exit.
+            while time.monotonic() < deadline and _count(tmp_path / "log") < 3:
+                time.sleep(0.05)
+            assert _count(tmp_path / "log") == 3
         finally:
             process.terminate()
             process.wait(10)
-    lines = (tmp_path / "log").read_text().splitlines()
-    assert len([line for line in lines if LINE.match(line)]) == 3, lines
+    assert _count(tmp_path / "log") == 3  # and nothing lost or doubled at exit
