@@ -56,12 +56,13 @@ SESSION_COOKIE = "session_token"
 #: The start of the ``User-Agent`` header; each transport appends its HTTP library.
 USER_AGENT = f"{CLIENT_NAME}/{__version__}"
 
-#: Answers larger than this are decoded in a worker thread by the async client: a 4 MiB
-#: answer takes about 100 ms to decode and parse (tests/benchmarks/bench_hostile_answers.py).
-#: That does not bound the event loop's stall: ``json.loads`` holds the GIL for its whole
-#: parse, so the loop waits for it all the same; only the Python steps around it (the
-#: models, the error) give the loop its turns.
-LARGE_ANSWER_BYTES = 64 * 1024
+#: Answers larger than this are decoded by the async client in a worker thread, in pieces
+#: (:mod:`agnost._core.jsonpieces`), so the event loop gets the GIL between pieces. Smaller
+#: ones are settled on the loop: the thread and the pieces cost a few hundred microseconds,
+#: more than decoding and structuring a 300-session answer (~200 KB) inline, while the worst
+#: body of this size (tiny nested items) holds the loop for about 20-30 ms
+#: (tests/benchmarks/bench_hostile_answers.py measures both sides).
+LARGE_ANSWER_BYTES = 512 * 1024
 
 _DEFAULT_STATUS_TEXT = "Bad Request"
 #: What ``encodeURIComponent`` leaves as it is besides the letters, digits and ``-_.~``

@@ -508,10 +508,15 @@ def sessions_from_json(body: Any) -> list[Session]:
     try:
         return [structure(item, Session) for item in body]
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"not the wire form of a Session: {_problem(exc)}") from None
+        problem = _problem(exc)
     finally:
         if collecting:
             gc.enable()
+    # Raised outside the except block: an error raised inside keeps the first one as its
+    # __context__ (``from None`` only hides it), whose traceback holds the whole decoded body,
+    # which would then be freed, and walked by the collector, wherever the error is dropped:
+    # on the event loop, after a worker thread decoded a large answer.
+    raise ValueError(f"not the wire form of a Session: {problem}")
 
 
 def _problem(exc: BaseException) -> str:
@@ -532,7 +537,9 @@ def from_wire(cls: type[T], data: Any) -> T:
     except Exception as exc:
         if not isinstance(exc, KeyError | TypeError | ValueError) and not _validation_error(exc):
             raise
-        raise ValueError(f"not the wire form of a {cls.__name__}: {_problem(exc)}") from None
+        problem = _problem(exc)
+    # Outside the except block, so the error keeps no reference to ``data`` (see above).
+    raise ValueError(f"not the wire form of a {cls.__name__}: {problem}")
 
 
 def to_wire(obj: Any) -> dict[str, Any]:
