@@ -4,7 +4,8 @@ newPhone}`` (protocol.md §10). Each needs the session and the current password 
 ``invalid_credentials`` when it is wrong, or the user has none: an OAuth user).
 
 - ``change-pwd`` sets the new password and signs out the user's *other* sessions (the caller's
-  stays), and uses up outstanding reset links and codes. Answers empty.
+  stays), and uses up outstanding reset links and codes, and pending email and phone changes
+  (their links and codes: whoever asked for one knew the old password). Answers empty.
 - ``change-email`` with email confirmation off sets the address at once (``emailVerified``
   false) and answers the updated user. With it on, the address does not change yet: the user
   is answered as it is, and a link (kind ``email_change``) goes to the new address; the grant
@@ -87,6 +88,7 @@ async def change_password(request: web.Request) -> web.Response:
             db.delete_sessions(caller.user_id, keep=caller.digest)
             db.delete_access_tokens(caller.user_id, "password_reset")
             db.delete_codes(caller.user_id, "password_reset")
+            db.delete_pending_changes(caller.user_id)
 
     await state.db.run(change)
     _log.info("changed the password of user %s; its other sessions are signed out", caller.user_id)

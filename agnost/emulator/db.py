@@ -15,6 +15,7 @@ ever exists, writers never meet and "database is locked" cannot happen inside on
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import functools
@@ -28,6 +29,7 @@ from typing import Any, TypeVar
 from .security import stored_cost
 
 __all__ = [
+    "MAX_CODE_TRIES",
     "MIGRATIONS",
     "QUICK_READS",
     "Database",
@@ -99,6 +101,10 @@ MIGRATIONS: tuple[str, ...] = (
 
 #: The ``settings`` row holding the generated development client key.
 _DEV_CLIENT_KEY = "dev_client_key"
+
+#: How many (purpose, number) pairs :meth:`Database.put_code_tries` remembers at most (the
+#: least recently touched is forgotten first).
+MAX_CODE_TRIES = 10_000
 
 #: Owner read and write only, for the database file and its companions.
 _FILE_MODE = 0o600
@@ -179,6 +185,11 @@ class Database:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._highest_cost: int | None = None
             self._highest_cost_known = False
+            # (purpose, recipient) -> (attempts left, expires at) of the tries at a code that
+            # is not stored (see onetime.take_code); in memory, bounded, least recent first.
+            self._code_tries: collections.OrderedDict[tuple[str, str], tuple[int, float]] = (
+                collections.OrderedDict()
+            )
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot use the database {path}: {exc}") from exc
         try:
@@ -232,18 +243,23 @@ class Database:
         self._conn.execute("COMMIT")
 
     @contextlib.contextmanager
-    def rehearsal(self) -> Iterator[None]:
+    def rehearsal(self, *, undo: bool = True) -> Iterator[None]:
         """Run the block's writes and undo them: inside a :meth:`transaction`, the same work
         as the real thing leaving no trace (foreign keys are checked at the end, by which time
         the rows are gone). A send for an unknown account does this, so that it costs what a
-        send for a known one does."""
+        send for a known one does; the send for a known one runs in the same savepoint with
+        ``undo`` False (kept), so that both paths run the same statements but one."""
         self._conn.execute("PRAGMA defer_foreign_keys = ON")
         self._conn.execute("SAVEPOINT rehearsal")
         try:
             yield
-        finally:
+        except BaseException:
             self._conn.execute("ROLLBACK TO rehearsal")
             self._conn.execute("RELEASE rehearsal")
+            raise
+        if undo:
+            self._conn.execute("ROLLBACK TO rehearsal")
+        self._conn.execute("RELEASE rehearsal")
 
     def close(self) -> None:
         """Close the connection (checkpointing the write-ahead log into the file)."""
@@ -541,6 +557,40 @@ class Database:
             "DELETE FROM codes WHERE user_id = ? AND purpose = ?", (user_id, purpose)
         )
 
+    def delete_pending_changes(self, user_id: str) -> None:
+        """Delete what would still change the user's address or number: email-change links
+        and phone-change codes (a ``phone_verification`` code carrying the new number)."""
+        self._conn.execute(
+            "DELETE FROM access_tokens WHERE user_id = ? AND purpose = 'email_change'",
+            (user_id,),
+        )
+        self._conn.execute(
+            "DELETE FROM codes WHERE user_id = ? AND purpose = 'phone_verification'"
+            " AND payload IS NOT NULL",
+            (user_id,),
+        )
+
+    # --- tries at codes that are not stored ---------------------------------------------
+
+    def code_tries(self, recipient: str, purpose: str) -> tuple[int, float] | None:
+        """(attempts left, expires at) of the tries counted for (``recipient``, ``purpose``)
+        while no code is stored for it, or None."""
+        return self._code_tries.get((purpose, recipient))
+
+    def put_code_tries(self, recipient: str, purpose: str, left: int, expires_at: float) -> None:
+        """Remember the tries for (``recipient``, ``purpose``); beyond :data:`MAX_CODE_TRIES`
+        pairs, the least recently touched one is forgotten. Kept in memory, not in the
+        file (and so not undone by a :meth:`rehearsal`)."""
+        key = (purpose, recipient)
+        self._code_tries[key] = (left, expires_at)
+        self._code_tries.move_to_end(key)
+        while len(self._code_tries) > MAX_CODE_TRIES:
+            self._code_tries.popitem(last=False)
+
+    def forget_code_tries(self, recipient: str, purpose: str) -> None:
+        """Forget the tries for (``recipient``, ``purpose``): a real code replaces them."""
+        self._code_tries.pop((purpose, recipient), None)
+
     # --- outbox --------------------------------------------------------------------------
 
     def insert_message(self, doc: dict[str, Any], *, keep: int) -> dict[str, Any]:
@@ -595,6 +645,7 @@ class Database:
     def reset(self) -> None:
         """Delete every user, session, access token, code and message; the schema stays."""
         self._highest_cost_known = False
+        self._code_tries.clear()
         with self.transaction():
             for table in ("codes", "access_tokens", "sessions", "outbox", "users"):
                 # Table names come from the literal tuple above, never from input.

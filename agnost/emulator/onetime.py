@@ -12,6 +12,14 @@ Emailed links carry a 256-bit access token, valid for ``accessTokenLifetime`` se
 ``access_tokens`` table keeps its SHA-256. A new link of a kind replaces the user's older
 ones of that kind.
 
+A try at a number that has no live code for the use (nobody has the number, or its account
+was sent none, or the code was used or expired) is counted all the same, against a stand-in
+kept by the database (:meth:`~agnost.emulator.db.Database.code_tries`): the same
+``maxCodeAttempts`` tries over the same ``codeLifetime`` (from the send, or else from the
+first try), then 429 ``too_many_attempts`` the same way. Otherwise the 429 would tell a
+number that has an account (and was sent a code) from one that has none. A send for a number
+replaces its stand-in, as it replaces a code.
+
 Every function here runs on the database thread. A send for an account that does not exist
 (or that needs nothing, like a resend for a verified address) does the same work inside
 :meth:`~agnost.emulator.db.Database.rehearsal` and undoes it, so that the answer is the same
@@ -117,7 +125,8 @@ def code_digest(salt: str, code: str) -> str:
 def _real_or_rehearsed(
     db: Database, user_id: str | None
 ) -> contextlib.AbstractContextManager[Any]:
-    return db.rehearsal() if user_id is None else contextlib.nullcontext()
+    # The same savepoint either way (see the module doc): undone for a rehearsal, else kept.
+    return db.rehearsal(undo=user_id is None)
 
 
 def send_code(
@@ -139,6 +148,10 @@ def send_code(
         db.put_code(
             recipient, purpose, owner, salt, digest, rules.attempts, now + rules.lifetime, payload
         )
+        if user_id is None:  # the stand-in counts the tries a stored code would
+            db.put_code_tries(recipient, purpose, rules.attempts, now + rules.lifetime)
+        else:
+            db.forget_code_tries(recipient, purpose)
         db.insert_message(
             {
                 "recipient": recipient,
@@ -191,19 +204,29 @@ def send_link(
     return None if user_id is None else message
 
 
-def take_code(db: Database, recipient: str, purpose: str, code: str, now: float) -> Taken | str:
+def take_code(
+    db: Database, recipient: str, purpose: str, code: str, now: float, rules: CodeRules
+) -> Taken | str:
     """Check ``code`` against the one sent to ``recipient`` for ``purpose``: (user id,
     payload) and the code is used up, or :data:`INVALID_CODE` / :data:`TOO_MANY_ATTEMPTS`
-    (a wrong try is counted). Call it inside a transaction with what the code allows, and
-    refuse after the transaction: a counted try must be committed."""
+    (a wrong try is counted, against the stand-in when no live code is stored: see the module
+    doc). Call it inside a transaction with what the code allows, and refuse after the
+    transaction: a counted try must be committed."""
     row = db.code(recipient, purpose)
+    if row is not None and row[4] <= now:  # expired: as if none were stored
+        db.delete_code(recipient, purpose)
+        row = None
     if row is None:
         code_digest("00" * 16, code)  # the same work as a check
-        return INVALID_CODE
+        tries = db.code_tries(recipient, purpose)
+        if tries is None or tries[1] <= now:
+            tries = (rules.attempts, now + rules.lifetime)
+        left, expires_at = tries
+        if left <= 0:
+            return TOO_MANY_ATTEMPTS
+        db.put_code_tries(recipient, purpose, left - 1, expires_at)
+        return TOO_MANY_ATTEMPTS if left - 1 <= 0 else INVALID_CODE
     user_id, salt, digest, left, expires_at, payload = row
-    if expires_at <= now:
-        db.delete_code(recipient, purpose)
-        return INVALID_CODE
     if digest is None:
         return TOO_MANY_ATTEMPTS
     if hmac.compare_digest(code_digest(salt, code), digest):

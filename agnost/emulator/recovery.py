@@ -4,7 +4,8 @@
 
 The send calls answer the same, after the same work, whether or not an account has the
 address. A reset sets the new password, signs out every session of the user (whoever knew the
-old password is out), uses up the user's other reset links and codes, and marks the address
+old password is out), uses up the user's other reset links and codes and any pending email or
+phone change (whoever asked for it knew the old password), and marks the address
 the link or code went to verified. A reset token is only for ``reset-pwd``: the grant endpoint
 refuses it.
 """
@@ -44,6 +45,7 @@ def _set_password(db: Database, user_id: str, password_hash: str, verified: str)
     db.delete_sessions(user_id)
     db.delete_access_tokens(user_id, "password_reset")
     db.delete_codes(user_id, "password_reset")
+    db.delete_pending_changes(user_id)
     user = db.user_by_id(user_id)
     if user is not None:
         user[verified] = True
@@ -156,11 +158,12 @@ async def reset_pwd_with_code(request: web.Request) -> web.Response:
     fields.done()
     state = state_of(request)
     password_hash = await hash_off_loop(state, password)
+    rules = onetime.CodeRules.of(state.config)
     now = state.clock()
 
     def reset(db: Database) -> onetime.Taken | str:
         with db.transaction():
-            taken = onetime.take_code(db, phone, "password_reset", code, now)
+            taken = onetime.take_code(db, phone, "password_reset", code, now, rules)
             if isinstance(taken, str):
                 return taken
             user = db.user_by_id(taken[0])

@@ -203,11 +203,12 @@ async def sign_in_with_code(request: web.Request) -> web.Response:
     state = state_of(request)
     user_agent = await user_agent_of(request)
     limits = accounts.Limits.of(state.config)
+    rules = onetime.CodeRules.of(state.config)
     now = state.clock()
 
     def exchange(db: Database) -> tuple[dict[str, Any], accounts.OpenedSession] | str:
         with db.transaction():
-            taken = onetime.take_code(db, phone, "sign_in", code, now)
+            taken = onetime.take_code(db, phone, "sign_in", code, now, rules)
             if isinstance(taken, str):
                 return taken
             user = db.user_by_id(taken[0])

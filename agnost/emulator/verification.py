@@ -62,11 +62,12 @@ async def verify_phone(request: web.Request) -> web.Response:
     sign_in = state.config.sign_in_on_phone_verification
     user_agent = await user_agent_of(request) if sign_in else None
     limits = accounts.Limits.of(state.config)
+    rules = onetime.CodeRules.of(state.config)
     now = state.clock()
 
     def verify(db: Database) -> tuple[dict[str, Any], accounts.OpenedSession | None] | str:
         with db.transaction():
-            taken = onetime.take_code(db, phone, "phone_verification", code, now)
+            taken = onetime.take_code(db, phone, "phone_verification", code, now, rules)
             if isinstance(taken, str):
                 return taken
             user_id, new_phone = taken
@@ -142,15 +143,14 @@ async def resend_verification_code(request: web.Request) -> web.Response:
 
     def resend(db: Database) -> None:
         found = db.user_with_password(phone=phone)
+        pending = db.code(phone, "phone_verification")  # read either way: the same work
         user_id: str | None = None
         payload: str | None = None
         if found is not None:
             if not found[0].get("phoneVerified"):
                 user_id = found[0]["_id"]
-        else:
-            pending = db.code(phone, "phone_verification")
-            if pending is not None and pending[5] == phone:  # a phone change waiting
-                user_id, payload = pending[0], phone
+        elif pending is not None and pending[5] == phone:  # a phone change waiting
+            user_id, payload = pending[0], phone
         onetime.send_code(db, phone, "phone_verification", user_id, rules, now, payload)
 
     await state.db.run(resend)
