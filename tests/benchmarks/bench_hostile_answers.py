@@ -23,7 +23,7 @@ import pytest
 import agnost
 import agnost_async
 from agnost._base import DEFAULT_MAX_RESPONSE_BYTES
-from agnost._core.http import Response
+from agnost._core.http import LARGE_ANSWER_BYTES, Response
 from agnost._core.operations import BY_NAME, handle
 from tests import samples
 from tests.clients._support import (
@@ -38,9 +38,9 @@ CAP = DEFAULT_MAX_RESPONSE_BYTES
 ROUNDS = 7
 
 
-def _filled(head: bytes, unit: bytes, tail: bytes) -> bytes:
-    """``head unit,unit,... tail`` as close to the cap as the unit allows."""
-    count = (CAP - len(head) - len(tail)) // (len(unit) + 1)
+def _filled(head: bytes, unit: bytes, tail: bytes, cap: int = CAP) -> bytes:
+    """``head unit,unit,... tail`` as close to ``cap`` as the unit allows."""
+    count = (cap - len(head) - len(tail)) // (len(unit) + 1)
     return head + b",".join([unit] * count) + tail
 
 
@@ -63,6 +63,17 @@ SHAPES: dict[str, tuple[int, bytes]] = {
     "200 deep 900": (200, b"[" * 900 + _filled(b"", b"1", b"")[:-2000] + b"]" * 900),
     "200 big object": (200, b"{" + b",".join(b'"k%d":1' % i for i in range(350_000)) + b"}"),
     "401 one long string": (401, b'{"errors":[{"code":"' + b"a,[" * 1_390_000 + b'"}]}'),
+    # The largest answers the async client still settles on the loop, in one piece.
+    "inline 200 of [[]]": (200, _filled(b"[", b"[[]]", b"]", LARGE_ANSWER_BYTES)),
+    "inline error [[]]": (401, _filled(b"[", b"[[]]", b"]", LARGE_ANSWER_BYTES)),
+    "inline ints+arrays": (
+        200,
+        _filled(b"[", b"1," * 20 + b"[1,[1,2],3]", b"]", LARGE_ANSWER_BYTES),
+    ),
+    "inline sessions": (
+        200,
+        _filled(b"[", json.dumps(samples.SESSION).encode(), b"]", LARGE_ANSWER_BYTES),
+    ),
 }
 
 
