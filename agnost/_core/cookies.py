@@ -42,8 +42,14 @@ Headers = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
 
 # RFC 6265 cookie-octet: printable ASCII except space, DQUOTE, comma, semicolon, backslash.
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
-# Path and Domain attribute values: any printable ASCII but ";" (RFC 6265 av-octet).
-_ATTRIBUTE_VALUE = re.compile(r"[\x20-\x3a\x3c-\x7e]+")
+# The Path attribute's value: printable ASCII but ";" (RFC 6265 av-octet) and ",": a comma
+# would let a path split one Set-Cookie into two where the header is folded (several
+# Set-Cookie values joined by ", ", as some proxies and HTTP libraries do).
+_PATH_VALUE = re.compile(r"[\x20-\x2b\x2d-\x3a\x3c-\x7e]+")
+# The Domain attribute's value: a host name (letters, digits, "-", "_", dots).
+_DOMAIN_VALUE = re.compile(r"[A-Za-z0-9._-]+")
+#: The largest ``max_age`` accepted (browsers cap a cookie's life at 400 days anyway).
+_MAX_AGE_LIMIT = 2**63 - 1
 _SAME_SITE: dict[str, SameSite] = {"lax": "Lax", "strict": "Strict", "none": "None"}
 
 
@@ -55,10 +61,11 @@ def cookie_safe(value: str) -> bool:
 def session_token_from_cookie_header(cookie_header: str | bytes | None) -> str | None:
     """The ``session_token`` cookie of a ``Cookie`` header, or ``None``.
 
-    Malformed pairs are skipped, never raised; a quoted value is unquoted; the first
+    Malformed pairs are skipped, never raised; a quoted value is unquoted; the first valid
     ``session_token`` wins (browsers send the cookie of the most specific path first). A
     value that is not a valid cookie value (or could not travel as a header) counts as
-    absent.
+    absent: the next ``session_token`` is looked at, so one Cookie header or the same
+    cookies in several (as HTTP/2 may split them) give the same token.
     """
     if cookie_header is None:
         return None
@@ -73,7 +80,8 @@ def session_token_from_cookie_header(cookie_header: str | bytes | None) -> str |
         value = value.strip(" \t")
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
-        return value if cookie_safe(value) else None
+        if cookie_safe(value):
+            return value
     return None
 
 
@@ -84,7 +92,9 @@ def session_token_from_headers(headers: Headers) -> str | None:
     cookie of its ``Cookie`` header(s) (what a browser sends), as the Agnost server reads
     them. ``headers`` is the request's headers mapping (``request.headers`` in aiohttp.web,
     Flask, Django's ``request.headers``, Starlette) or its name/value pairs (str or bytes,
-    as an ASGI scope holds them); names are matched in any case. Never raises for what a
+    as an ASGI scope holds them); names are matched in any ASCII case (a name that only
+    lower-cases to one, such as ``Coo\u212aie`` with a Kelvin sign, is another header, as
+    it is to the framework). Never raises for what a
     client sent: a malformed cookie, a value with characters a header or cookie cannot
     carry, or two different ``Session`` headers all give ``None``.
     """
@@ -92,6 +102,8 @@ def session_token_from_headers(headers: Headers) -> str | None:
     sessions: list[str] = []
     cookies: list[str] = []
     for name, value in pairs:
+        if not name.isascii():
+            continue
         lower = name.lower()
         if lower == "session":
             sessions.append(value.strip(" \t"))
@@ -189,9 +201,13 @@ def session_cookie(
             " cannot carry)",
         )
     if max_age is not None and (
-        isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0
+        isinstance(max_age, bool)
+        or not isinstance(max_age, int)
+        or not 0 <= max_age <= _MAX_AGE_LIMIT
     ):
-        raise InvalidArgumentError("invalid_max_age", "max_age must be an int >= 0 or None")
+        raise InvalidArgumentError(
+            "invalid_max_age", "max_age must be an int from 0 to 2**63 - 1, or None"
+        )
     lifetime = "" if max_age is None else f"; Max-Age={max_age}"
     return f"{SESSION_COOKIE}={token}{lifetime}{_attributes(secure, same_site, path, domain)}"
 
@@ -227,19 +243,17 @@ def _attributes(secure: bool, same_site: str, path: str, domain: str | None) -> 
         raise InvalidArgumentError(
             "invalid_same_site", "browsers refuse SameSite=None without Secure"
         )
-    if (
-        not isinstance(path, str)
-        or not path.startswith("/")
-        or not _ATTRIBUTE_VALUE.fullmatch(path)
-    ):
+    if not isinstance(path, str) or not path.startswith("/") or not _PATH_VALUE.fullmatch(path):
         raise InvalidArgumentError(
-            "invalid_path", "path must start with / and hold no ; or control characters"
+            "invalid_path",
+            "path must start with / and hold no ;, comma or control characters",
         )
     parts = [f"; Path={path}"]
     if domain is not None:
-        if not isinstance(domain, str) or not _COOKIE_VALUE.fullmatch(domain):
+        if not isinstance(domain, str) or not _DOMAIN_VALUE.fullmatch(domain):
             raise InvalidArgumentError(
-                "invalid_domain", "domain must be a host name, without ; or spaces"
+                "invalid_domain",
+                "domain must be a host name (letters, digits, -, _ and dots)",
             )
         parts.append(f"; Domain={domain}")
     parts.append("; HttpOnly")
