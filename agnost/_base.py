@@ -154,8 +154,10 @@ class BaseClient:
         # A store the client makes is the client's to close; one it is given is the caller's.
         self._owns_storage = storage is None
         if stateless:
-            # Always empty: the client applies no change to it (see _apply_blocking).
-            storage = MemoryStore()
+            # Always empty: the client applies no change to it (see _apply_blocking), and
+            # it refuses writes through client.storage, so nothing can put a session where
+            # the client (the async one restores on first use) would pick it up.
+            storage = _StatelessStore()
         elif storage is None:
             storage = default_store(self._config.base_url, self._config.client_key)
         elif type(storage) not in _KNOWN_STORES and not isinstance(storage, Storage):
@@ -338,6 +340,8 @@ class BaseClient:
 
     def _restore_blocking(self) -> None:
         """Start sending the stored session's token, if there is one."""
+        if self._stateless:
+            return
         try:
             self._token = self._storage.load().token
         except StorageError as error:
@@ -410,6 +414,23 @@ class BaseClient:
         """Send ``token`` from now on; ``None`` keeps the current one."""
         if token is not None:
             self._token = token
+
+
+class _StatelessStore(MemoryStore):
+    """The store of a stateless client: always empty, and refusing to keep anything."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<stateless store>"
+
+    def save(self, update: local.StoreUpdate) -> None:
+        """Refused: a stateless client holds no session or user."""
+        raise InvalidArgumentError(
+            "stateless_client",
+            "a stateless client holds no session or user: make a scope of it"
+            " (client.scope(session)) and set it there",
+        )
 
 
 class _SeededStore(MemoryStore):

@@ -129,14 +129,20 @@ class Client(BaseClient):
 
         The token comes from the request's ``Session`` header or ``session_token`` cookie
         (:func:`agnost.session_token_from_headers`) and is used through a scope of this
-        client, so nothing of it is kept here. A token the server refuses raises
-        :class:`agnost.SessionTokenError`: answer with
-        :func:`agnost.expired_session_cookie` then.
+        client, so nothing of it is kept here, and nothing is told: a token the server
+        refuses raises :class:`agnost.SessionTokenError` (answer with
+        :func:`agnost.expired_session_cookie` then), without calling this client's
+        ``on_session_change`` or ``sign_in_redirect``.
         """
         token = session_token_from_headers(headers)
         if token is None:
             return None
-        return self.scope(token).auth.get_user_from_db()
+        # A scope that tells no one: its caller gets the refusal as an error. Otherwise any
+        # request with a bogus token would tell this client's callback "invalidated" and
+        # call its sign_in_redirect, as if its own session had been refused.
+        scope = self.scope(token, on_session_change=None)
+        scope._sign_in_redirect = None
+        return scope.auth.get_user_from_db()
 
     # --- the send loop -------------------------------------------------------------------------
 
@@ -207,7 +213,13 @@ def create_client(
 
 
 def _check_blocking_callback(callback: object) -> None:
-    if inspect.iscoroutinefunction(callback):
+    # An object whose __call__ is a coroutine function too: called, it would only make a
+    # coroutine that nothing awaits, and the callback would silently never run.
+    if inspect.iscoroutinefunction(callback) or (
+        callback is not None
+        and not inspect.isroutine(callback)
+        and inspect.iscoroutinefunction(getattr(callback, "__call__", None))  # noqa: B004
+    ):
         raise InvalidArgumentTypeError(
             "invalid_on_session_change",
             "the blocking client cannot await a coroutine function as on_session_change",

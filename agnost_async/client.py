@@ -134,14 +134,20 @@ class AsyncClient(BaseClient):
 
         The token comes from the request's ``Session`` header or ``session_token`` cookie
         (:func:`agnost.session_token_from_headers`) and is used through a scope of this
-        client, so nothing of it is kept here. A token the server refuses raises
-        :class:`agnost.SessionTokenError`: answer with
-        :func:`agnost.expired_session_cookie` then.
+        client, so nothing of it is kept here, and nothing is told: a token the server
+        refuses raises :class:`agnost.SessionTokenError` (answer with
+        :func:`agnost.expired_session_cookie` then), without calling this client's
+        ``on_session_change`` or ``sign_in_redirect``.
         """
         token = session_token_from_headers(headers)
         if token is None:
             return None
-        return await self.scope(token).auth.get_user_from_db()
+        # A scope that tells no one: its caller gets the refusal as an error. Otherwise any
+        # request with a bogus token would tell this client's callback "invalidated" and
+        # call its sign_in_redirect, as if its own session had been refused.
+        scope = self.scope(token, on_session_change=None)
+        scope._sign_in_redirect = None
+        return await scope.auth.get_user_from_db()
 
     # --- the send loop -------------------------------------------------------------------------
 
