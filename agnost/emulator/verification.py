@@ -149,7 +149,8 @@ async def resend_verification_code(request: web.Request) -> web.Response:
         if found is not None:
             if not found[0].get("phoneVerified"):
                 user_id = found[0]["_id"]
-        elif pending is not None and pending[5] == phone:  # a phone change waiting
+        elif pending is not None and pending[5] == phone and pending[4] > now:
+            # A phone change waiting (one whose code expired has lapsed: not revived).
             user_id, payload = pending[0], phone
         onetime.send_code(db, phone, "phone_verification", user_id, rules, now, payload)
 

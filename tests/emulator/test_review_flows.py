@@ -469,3 +469,14 @@ def test_no_trace_of_a_rehearsed_send_in_the_database(tmp_path: Any) -> None:
             answers(api, "sign_in", UNKNOWN, 2)
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM codes").fetchone() == (0,)
+
+
+def test_resend_code_does_not_revive_a_lapsed_phone_change(api: Api) -> None:
+    sign_up_phone(api)
+    token = api.post("/signin-phone", {"phone": PHONE, "password": PASSWORD}).json()
+    api.emulator.configure(phone_confirmation=True, code_lifetime=0)
+    body = {"currentPassword": PASSWORD, "newPhone": UNKNOWN}
+    assert api.post("/change-phone", body, token=token["session"]["token"]).status_code == 200
+    api.emulator.configure(code_lifetime=600)  # the change's code expired at once
+    assert api.post("/resend-code", params={"phone": UNKNOWN}).status_code == 200
+    assert len(outbox(api, "phone_verification", UNKNOWN)) == 1  # nothing new was sent
