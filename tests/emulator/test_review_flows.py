@@ -480,3 +480,41 @@ def test_resend_code_does_not_revive_a_lapsed_phone_change(api: Api) -> None:
     api.emulator.configure(code_lifetime=600)  # the change's code expired at once
     assert api.post("/resend-code", params={"phone": UNKNOWN}).status_code == 200
     assert len(outbox(api, "phone_verification", UNKNOWN)) == 1  # nothing new was sent
+
+
+def test_concurrent_wrong_tries_at_an_unknown_number_are_bounded_like_a_known_ones(
+    flows_api: Api,
+) -> None:
+    api = flows_api
+    base = api.base_url + "/_api/rest/v1/auth"
+    fresh = _fresh(api)
+    seen: list[list[int]] = []
+    for phone in (PHONE, UNKNOWN):
+        api.post("/send-code", params={"phone": phone})
+        params = {"phone": phone, "code": "12345x"}
+
+        def wrong_try(http: requests.Session, params: dict[str, str] = params) -> Any:
+            return http.post(base + "/signin-code", params=params)
+
+        call = fresh(wrong_try)
+        seen.append(_together(20, call))
+    assert seen[0] == seen[1] == [401] * (TRIES - 1) + [429] * (20 - TRIES + 1)
+
+
+def test_no_tried_code_or_password_in_any_log_record(
+    flows_api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    api = flows_api
+    tried = ["8086421357", "\u0668\u0660\u0668\u0666", "x" * 70, "53197"]
+    for code in tried:
+        for flow in FLOWS.values():
+            for phone in (PHONE, UNKNOWN, "+1"):
+                flow[1](api, phone, code)
+    api.post("/reset-pwd", {"newPassword": "pw-never-logged"}, params={"key": "key-never-logged"})
+    lines = [caplog.handler.format(r) for r in caplog.records if not r.name.startswith("urllib3")]
+    assert any("/signin-code" in line for line in lines)  # the access log ran
+    for secret in [*tried, "pw-never-logged", "key-never-logged"]:
+        assert [line for line in lines if secret in line] == []
