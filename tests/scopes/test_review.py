@@ -194,3 +194,45 @@ def test_the_blocking_client_refuses_an_object_with_an_async_call(
         pytest.raises(agnost.InvalidArgumentTypeError),
     ):
         app.scope(on_session_change=Told())
+
+
+def test_no_way_in_gives_a_stateless_client_a_session(
+    flavour: Flavour, agnost_emulator: Emulator, data_dir: Path
+) -> None:
+    # Every call that establishes a session (sign-up with phone, verify_phone that signs in,
+    # sign_in_with_code, get_auth_grant of a magic link, sign-in) returns its grant to the
+    # caller and leaves the stateless client as it was: nothing sent, kept, told or written.
+    agnost_emulator.configure(phone_confirmation=True)
+    events: list[agnost.SessionChange] = []
+    app = flavour.make(
+        agnost_emulator.base_url,
+        agnost_emulator.client_key,
+        storage=None,
+        stateless=True,
+        on_session_change=events.append,
+    )
+    phone = "+15555550100"
+    grants = []
+    signed_up = flavour.call(app, "sign_up_with_phone", phone, PASSWORD)
+    assert signed_up.session is None  # confirmation pending
+    [sms] = agnost_emulator.outbox(kind="phone_verification")
+    grants.append(flavour.call(app, "verify_phone", phone, sms.code))
+    flavour.call(app, "send_sign_in_code", phone)
+    [sms] = agnost_emulator.outbox(kind="sign_in_code")
+    grants.append(flavour.call(app, "sign_in_with_code", phone, sms.code))
+    _sign_up(flavour, app, "ada@example.com")
+    flavour.call(app, "send_magic_link_email", "ada@example.com")
+    [mail] = agnost_emulator.outbox(kind="magic_link")
+    grants.append(flavour.call(app, "get_auth_grant", mail.access_token))
+    grants.append(flavour.call(app, "sign_in_with_email", "ada@example.com", PASSWORD))
+
+    for grant in grants:
+        assert grant.session is not None
+        assert app.session_token is None
+        # Each grant is good, through a scope.
+        assert flavour.call(app.scope(grant.session), "get_user_from_db").id == grant.user.id
+    flavour.raises(agnost.MissingSessionTokenError, app, "get_user_from_db")
+    assert flavour.call(app, "get_session") is None
+    assert flavour.call(app, "get_user") is None
+    assert events == []
+    assert list(data_dir.rglob("*")) == []
