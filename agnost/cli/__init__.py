@@ -7,8 +7,8 @@ endpoints with the stored session) and ``emulator`` (a local Agnost auth server)
 Exit codes are listed in :mod:`agnost.cli._common` and in ``agnost --help``.
 
 Layout: ``_common`` (what every command shares), ``auth`` (the ``auth`` parser) with one module
-per flow family (``signin``, ``sessions``), ``api``, ``smoke_command`` and ``smoke`` (the
-lifecycle it runs, also usable from Python).
+per flow family (``signin``, ``verification``, ``recovery``, ``account``, ``sessions``),
+``api``, ``smoke_command`` and ``smoke`` (the lifecycle it runs, also usable from Python).
 """
 
 from __future__ import annotations
