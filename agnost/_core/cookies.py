@@ -96,7 +96,8 @@ def session_token_from_headers(headers: Headers) -> str | None:
     lower-cases to one, such as ``Coo\u212aie`` with a Kelvin sign, is another header, as
     it is to the framework). Never raises for what a
     client sent: a malformed cookie, a value with characters a header or cookie cannot
-    carry, or two different ``Session`` headers all give ``None``.
+    carry, or two different ``Session`` headers all give ``None``. An empty ``Session``
+    header counts as absent (the cookie is read then), as the server takes it.
     """
     pairs = _pairs(headers)
     sessions: list[str] = []
@@ -106,14 +107,16 @@ def session_token_from_headers(headers: Headers) -> str | None:
             continue
         lower = name.lower()
         if lower == "session":
-            sessions.append(value.strip(" \t"))
+            value = value.strip(" \t")
+            if value:  # an empty one counts as absent, as the server reads it
+                sessions.append(value)
         elif lower == "cookie":
             cookies.append(value)
     if sessions:
         if len(set(sessions)) != 1:
             return None
         token = sessions[0]
-        return token if token and header_safe(token) else None
+        return token if header_safe(token) else None
     for cookie in cookies:
         found = session_token_from_cookie_header(cookie)
         if found is not None:

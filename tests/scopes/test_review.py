@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 import agnost
 from agnost._core.wire import to_wire
@@ -236,3 +237,28 @@ def test_no_way_in_gives_a_stateless_client_a_session(
     assert flavour.call(app, "get_user") is None
     assert events == []
     assert list(data_dir.rglob("*")) == []
+
+
+def test_an_empty_session_header_falls_back_to_the_cookie_as_the_server_does(
+    flavour: Flavour, agnost_emulator: Emulator
+) -> None:
+    # Before: an empty (or blank) Session header gave None, though the server, reading
+    # ``Session or session_token cookie``, acts as the cookie's user for the same request.
+    app = flavour.make(
+        agnost_emulator.base_url, agnost_emulator.client_key, storage=None, stateless=True
+    )
+    ada = _sign_up(flavour, app, "ada@example.com")
+    for blank in ("", "  "):
+        headers = [("Session", blank), ("Cookie", f"session_token={ada.token}")]
+        assert agnost.session_token_from_headers(headers) == ada.token
+        user = flavour.run(app.get_user_from_request(headers))
+        assert user.email == "ada@example.com"
+    # What the server itself answers for such a request: the cookie's user.
+    answer = requests.get(
+        f"{agnost_emulator.base_url}/_api/rest/v1/auth/user",
+        headers={"X-Client-Key": agnost_emulator.client_key, "Session": ""},
+        cookies={"session_token": ada.token},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["email"] == "ada@example.com"
