@@ -50,8 +50,11 @@ _log = logging.getLogger("agnost.emulator")
 routes = web.RouteTableDef()
 
 
-async def _confirmed_user(state: EmulatorState, caller: Caller, password: str) -> dict[str, Any]:
-    """The caller's user, once ``password`` is theirs (else a 401 ``invalid_credentials``)."""
+async def _confirmed_user(
+    state: EmulatorState, caller: Caller, password: str
+) -> tuple[dict[str, Any], str]:
+    """The caller's user and the password hash ``password`` was checked against, once
+    ``password`` is theirs (else a 401 ``invalid_credentials``)."""
 
     def look_up(db: Database) -> tuple[dict[str, Any], str | None] | None:
         user = db.user_by_id(caller.user_id)
@@ -61,9 +64,34 @@ async def _confirmed_user(state: EmulatorState, caller: Caller, password: str) -
     if found is None:
         raise Refusal(404, "user_not_found", "The session's user no longer exists")
     user, stored = found
-    if not await password_is(state, password, stored):
+    if stored is None or not await password_is(state, password, stored):
         raise Refusal(401, "invalid_credentials", "The current password is wrong")
+    return user, stored
+
+
+class _Stale(Exception):
+    """Between the password check and the change, the session ended or the password was
+    changed (a reset, say): the change is refused, as if asked after."""
+
+
+def _still_confirmed(db: Database, caller: Caller, stored: str) -> dict[str, Any]:
+    """On the database thread, right before a change: the caller's user as stored now (not
+    as read before the password check: another change may have landed since), or
+    :class:`_Stale` unless the caller's session still exists and the password is still the
+    one that was checked (the check runs off that thread, slow on purpose, so a reset may
+    land in between)."""
+    user = db.user_by_id(caller.user_id)
+    if user is None or db.session_owner(caller.digest) != caller.user_id:
+        raise _Stale("invalid_session_token")
+    if db.password_hash(caller.user_id) != stored:
+        raise _Stale("invalid_credentials")
     return user
+
+
+def _stale_refusal(exc: _Stale) -> Refusal:
+    if str(exc) == "invalid_session_token":
+        return Refusal(401, "invalid_session_token", "The session token is invalid or has expired")
+    return Refusal(401, "invalid_credentials", "The current password is wrong")
 
 
 def _taken(field: str) -> Refusal:
@@ -79,18 +107,22 @@ async def change_password(request: web.Request) -> web.Response:
     old_password = fields.password("oldPassword", check_strength=False)
     fields.done()
     state = state_of(request)
-    await _confirmed_user(state, caller, old_password)
+    _, checked = await _confirmed_user(state, caller, old_password)
     password_hash = await hash_off_loop(state, new_password)
 
     def change(db: Database) -> None:
         with db.transaction():
+            _still_confirmed(db, caller, checked)
             db.set_password_hash(caller.user_id, password_hash)
             db.delete_sessions(caller.user_id, keep=caller.digest)
             db.delete_access_tokens(caller.user_id, "password_reset")
             db.delete_codes(caller.user_id, "password_reset")
             db.delete_pending_changes(caller.user_id)
 
-    await state.db.run(change)
+    try:
+        await state.db.run(change)
+    except _Stale as exc:
+        raise _stale_refusal(exc) from exc
     _log.info("changed the password of user %s; its other sessions are signed out", caller.user_id)
     return empty_answer()
 
@@ -104,7 +136,7 @@ async def change_email(request: web.Request) -> web.Response:
     new_email = fields.email("newEmail")
     fields.done()
     state = state_of(request)
-    user = await _confirmed_user(state, caller, password)
+    user, checked = await _confirmed_user(state, caller, password)
     if str(user.get("email", "")).lower() == new_email.lower():
         return web.json_response(user)
     limits = accounts.Limits.of(state.config)
@@ -113,6 +145,7 @@ async def change_email(request: web.Request) -> web.Response:
     now = state.clock()
 
     def change(db: Database) -> dict[str, Any]:
+        user = _still_confirmed(db, caller, checked)
         if confirm:
             owner = db.user_id_by(email=new_email)
             if owner is not None and owner != user["_id"]:
@@ -137,6 +170,8 @@ async def change_email(request: web.Request) -> web.Response:
         answered = await state.db.run(change)
     except DuplicateUserError as exc:
         raise _taken("email") from exc
+    except _Stale as exc:
+        raise _stale_refusal(exc) from exc
     _log.info(
         "%s the email of user %s",
         "sent a link to confirm a change of" if confirm else "changed",
@@ -154,7 +189,7 @@ async def change_phone(request: web.Request) -> web.Response:
     new_phone = fields.phone("newPhone")
     fields.done()
     state = state_of(request)
-    user = await _confirmed_user(state, caller, password)
+    user, checked = await _confirmed_user(state, caller, password)
     if user.get("phone") == new_phone:
         return web.json_response(user)
     confirm = state.config.phone_confirmation
@@ -162,6 +197,7 @@ async def change_phone(request: web.Request) -> web.Response:
     now = state.clock()
 
     def change(db: Database) -> dict[str, Any]:
+        user = _still_confirmed(db, caller, checked)
         if confirm:
             owner = db.user_id_by(phone=new_phone)
             if owner is not None and owner != user["_id"]:
@@ -179,6 +215,8 @@ async def change_phone(request: web.Request) -> web.Response:
         answered = await state.db.run(change)
     except DuplicateUserError as exc:
         raise _taken("phone") from exc
+    except _Stale as exc:
+        raise _stale_refusal(exc) from exc
     _log.info(
         "%s the phone of user %s",
         "sent a code to confirm a change of" if confirm else "changed",

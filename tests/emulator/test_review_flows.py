@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -518,3 +519,50 @@ def test_no_tried_code_or_password_in_any_log_record(
     assert any("/signin-code" in line for line in lines)  # the access log ran
     for secret in [*tried, "pw-never-logged", "key-never-logged"]:
         assert [line for line in lines if secret in line] == []
+
+
+# --- changes racing a reset or each other ----------------------------------------------------
+
+
+def test_a_change_pwd_racing_a_reset_never_overrides_the_reset(api: Api) -> None:
+    # The password is hashed at cost 16, so that checking the old one takes a while; the
+    # owner's reset lands during that check, and the change (its old password right when
+    # checked) must not undo the reset. Whatever order the two land in, the reset's
+    # password works in the end (the pause only makes the race likely).
+    api.emulator.configure(hash_cost=16)
+    sign_up_phone(api)
+    answer = api.post("/signin-phone", {"phone": PHONE, "password": PASSWORD})
+    session = answer.json()["session"]["token"]
+    api.post("/send-reset-code", params={"phone": PHONE})
+    code = last_message(api, "password_reset_code")["code"]
+    body = {"oldPassword": PASSWORD, "newPassword": "attacker password"}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        changing = pool.submit(Api(api.emulator).post, "/change-pwd", body, token=session)
+        time.sleep(0.05)  # ordering, not a measurement: the change is checking by now
+        api.emulator.configure(hash_cost=4)
+        params = {"phone": PHONE, "code": code}
+        answer = api.post("/reset-pwd-code", {"newPassword": NEW_PASSWORD}, params=params)
+        assert answer.status_code == 200, answer.text
+        changed = changing.result()
+    assert changed.status_code in (200, 401), changed.text
+    answer = api.post("/signin-phone", {"phone": PHONE, "password": NEW_PASSWORD})
+    assert answer.status_code == 200, (changed.status_code, answer.text)
+
+
+def test_concurrent_email_and_phone_changes_both_stick(api: Api) -> None:
+    api.emulator.configure(hash_cost=16)  # slow checks, so that the two overlap
+    api.sign_up(EMAIL)
+    token = api.sign_in()
+    changes = [
+        ("/change-email", {"currentPassword": PASSWORD, "newEmail": "ada.new@example.com"}),
+        ("/change-phone", {"currentPassword": PASSWORD, "newPhone": UNKNOWN}),
+    ]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        done = [
+            pool.submit(Api(api.emulator).post, path, body, token=token) for path, body in changes
+        ]
+        assert [f.result().status_code for f in done] == [200, 200]
+    user = api.get("/user", token=token).json()
+    assert (user["email"], user["phone"]) == ("ada.new@example.com", UNKNOWN)
+    assert api.post("/signin-phone", {"phone": UNKNOWN, "password": PASSWORD}).ok
+    assert api.post("/signin-email", {"email": "ada.new@example.com", "password": PASSWORD}).ok
