@@ -4,6 +4,12 @@ test here failed before its fix. Clients run against the emulator through real H
 from __future__ import annotations
 
 import asyncio
+import gc
+import sys
+import threading
+import tracemalloc
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +17,7 @@ import pytest
 import requests
 
 import agnost
+from agnost import SessionChangeKind as Kind
 from agnost._core.wire import to_wire
 from agnost.emulator import Emulator
 from agnost.storage import MemoryStore
@@ -262,3 +269,104 @@ def test_an_empty_session_header_falls_back_to_the_cookie_as_the_server_does(
     )
     assert answer.status_code == 200, answer.text
     assert answer.json()["email"] == "ada@example.com"
+
+
+# --- isolation under load, and the cost of scopes ----------------------------------------------
+
+
+def test_fifty_threads_of_scopes_never_cross_while_the_client_changes_its_own_session(
+    agnost_emulator: Emulator,
+) -> None:
+    # The blocking flavour, 50 threads at once, each signing in, acting and signing out
+    # through its own scope, while the (signed-in, not stateless) client sets and signs out
+    # its own session: no answer for the wrong user, no event of one told as another's.
+    events: list[tuple[int, agnost.SessionChangeKind]] = []
+    told = threading.Lock()
+
+    def note(change: agnost.SessionChange) -> None:
+        with told:
+            events.append((threading.get_ident(), change.kind))
+
+    emails = [f"user{i}@example.com" for i in range(50)]
+    with agnost.create_client(
+        agnost_emulator.base_url,
+        agnost_emulator.client_key,
+        storage=agnost.MemoryStore(),
+        on_session_change=note,
+    ) as client:
+        sessions = {email: _sign_up_sync(client, email) for email in emails}
+        # The client's own sessions, of another account.
+        first = _sign_up_sync(client, "owner@example.com")
+        grant = client.scope(on_session_change=None).auth.sign_in_with_email(
+            "owner@example.com", PASSWORD
+        )
+        assert grant.session is not None
+        second = grant.session
+        start = threading.Barrier(len(emails) + 1)
+
+        def work(email: str) -> int:
+            start.wait()
+            scope = client.scope()
+            grant = scope.auth.sign_in_with_email(email, PASSWORD)
+            wrong = 0
+            for _ in range(3):
+                wrong += scope.auth.get_user_from_db().email != email
+                request = {"Cookie": f"theme=dark; session_token={sessions[email].token}"}
+                user = client.get_user_from_request(request)
+                wrong += user is None or user.email != email
+            scope.auth.sign_out()
+            assert scope.session_token is None and grant.session is not None
+            return wrong
+
+        with ThreadPoolExecutor(len(emails)) as pool:
+            futures = [pool.submit(work, email) for email in emails]
+            start.wait()
+            client.auth.set_session(first)
+            client.auth.sign_out()
+            client.auth.set_session(second)
+            wrong = sum(future.result() for future in futures)
+
+        assert wrong == 0
+        assert client.session_token == second.token
+        assert client.auth.get_user_from_db().email == "owner@example.com"
+        main = threading.get_ident()
+        mine = [kind for ident, kind in events if ident == main]
+        theirs = [kind for ident, kind in events if ident != main]
+        assert mine == [Kind.SET, Kind.SIGNED_OUT, Kind.SET]
+        assert sorted(theirs) == sorted([Kind.ESTABLISHED, Kind.SIGNED_OUT] * len(emails))
+
+
+def _sign_up_sync(client: agnost.Client, email: str) -> agnost.Session:
+    result = client.scope(on_session_change=None).auth.sign_up_with_email(email, PASSWORD)
+    assert result.session is not None
+    return result.session
+
+
+@pytest.mark.parametrize("module", ["agnost", "agnost_async"])
+def test_a_hundred_thousand_scopes_leave_nothing_behind_on_their_client(module: str) -> None:
+    # Scopes are made and dropped per request: the client keeps no reference to any (each
+    # is collected), and its memory does not grow with their number.
+    import agnost_async
+
+    flavour_module: Any = agnost_async if module == "agnost_async" else agnost
+    client = flavour_module.create_client("http://127.0.0.1:9", "key", stateless=True)
+    session = agnost.Session(token="tok-1", user_id="u1")
+    for _ in range(1000):  # warm up caches before measuring
+        client.scope("tok-0")
+    probe = weakref.ref(client.scope(session))
+    gc.collect()
+    assert probe() is None
+    before = sys.getrefcount(client)
+    tracemalloc.start()
+    try:
+        gc.collect()
+        start = tracemalloc.get_traced_memory()[0]
+        for index in range(100_000):
+            scope = client.scope(session if index % 2 else f"tok-{index}")
+        del scope
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert sys.getrefcount(client) == before
+    assert grown < 64 * 1024, f"{grown} bytes kept after 100k scopes"
