@@ -37,8 +37,13 @@ DEFAULT_COOKIE_MAX_AGE = 31_536_000
 SameSite = Literal["Lax", "Strict", "None"]
 
 #: Headers as frameworks hand them over: a mapping (aiohttp's and werkzeug's are
-#: case-insensitive, a dict may not be), or name/value pairs (str, or bytes as in ASGI).
-Headers = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
+#: case-insensitive, a dict may not be), or name/value pairs (str, or bytes as in ASGI;
+#: tuples or two-item lists).
+Headers = (
+    Mapping[str, str]
+    | Iterable[tuple[str | bytes, str | bytes]]
+    | Iterable[list[str] | list[bytes]]
+)
 
 # RFC 6265 cookie-octet: printable ASCII except space, DQUOTE, comma, semicolon, backslash.
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
@@ -145,7 +150,8 @@ def _pairs(headers: object) -> list[tuple[str, str]]:
         )
     pairs: list[tuple[str, str]] = []
     for item in items:
-        if not isinstance(item, tuple) or len(item) != 2:
+        # Tuples, or the two-item lists the ASGI spec also allows ("[name, value]").
+        if not isinstance(item, tuple | list) or len(item) != 2:
             raise InvalidArgumentTypeError(
                 "invalid_headers", "headers must be a mapping or name/value pairs"
             )

@@ -370,3 +370,14 @@ def test_a_hundred_thousand_scopes_leave_nothing_behind_on_their_client(module: 
         tracemalloc.stop()
     assert sys.getrefcount(client) == before
     assert grown < 64 * 1024, f"{grown} bytes kept after 100k scopes"
+
+
+def test_asgi_headers_as_two_item_lists_are_read() -> None:
+    # The ASGI spec's headers are "an iterable of [name, value] two-item iterables": before,
+    # lists raised InvalidArgumentTypeError (a 500 in the app) where tuples worked.
+    scope_headers = [[b"host", b"example.com"], [b"cookie", b"theme=dark; session_token=tok"]]
+    assert agnost.session_token_from_headers(scope_headers) == "tok"
+    assert agnost.session_token_from_headers([[b"session", b"tok2"]]) == "tok2"
+    for bad in ([[b"cookie"]], [[b"a", b"b", b"c"]], ["ab"]):
+        with pytest.raises(agnost.InvalidArgumentTypeError):
+            agnost.session_token_from_headers(bad)
