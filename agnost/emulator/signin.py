@@ -131,16 +131,26 @@ async def _sign_in(request: web.Request, kind: str) -> web.Response:
         rehashed = await hash_off_loop(state, password)
     user_agent = await user_agent_of(request)
     limits = accounts.Limits.of(state.config)
+    user_id: str = user["_id"]
 
-    def sign_in(db: Database) -> accounts.OpenedSession:
+    def sign_in(db: Database) -> tuple[dict[str, Any], accounts.OpenedSession] | None:
         with db.transaction():
+            # The check ran off this thread, slowly: if the password was changed meanwhile (a
+            # reset, whose point is that the old password lets no one in), refuse; and open
+            # the session on the user as stored now, not as read before the check.
+            current = db.user_by_id(user_id)
+            if current is None or db.password_hash(user_id) != stored:
+                return None
             if rehashed is not None:
-                db.set_password_hash(user["_id"], rehashed)
-            return accounts.open_session(db, user, user_agent, state.clock(), limits)
+                db.set_password_hash(user_id, rehashed)
+            return current, accounts.open_session(db, current, user_agent, state.clock(), limits)
 
-    token, session = await state.db.run(sign_in)
-    _log.info("signed in user %s with %s", user["_id"], kind)
-    return with_session({"user": user, "session": session_wire(session, token)}, state, token)
+    opened = await state.db.run(sign_in)
+    if opened is None:
+        raise Refusal(401, "invalid_credentials", f"Invalid {kind} or password")
+    signed_in, (token, session) = opened
+    _log.info("signed in user %s with %s", user_id, kind)
+    return with_session({"user": signed_in, "session": session_wire(session, token)}, state, token)
 
 
 @routes.post(AUTH_PREFIX + "/signup-email")

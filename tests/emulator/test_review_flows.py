@@ -566,3 +566,43 @@ def test_concurrent_email_and_phone_changes_both_stick(api: Api) -> None:
     assert (user["email"], user["phone"]) == ("ada.new@example.com", UNKNOWN)
     assert api.post("/signin-phone", {"phone": UNKNOWN, "password": PASSWORD}).ok
     assert api.post("/signin-email", {"email": "ada.new@example.com", "password": PASSWORD}).ok
+
+
+def test_a_sign_in_with_the_old_password_racing_a_reset_leaves_no_session(api: Api) -> None:
+    # As above: the sign-in's check at cost 16 is under way when the reset lands. Either the
+    # sign-in came first (and the reset signed it out) or it is refused.
+    api.emulator.configure(hash_cost=16)
+    sign_up_phone(api)
+    api.post("/send-reset-code", params={"phone": PHONE})
+    code = last_message(api, "password_reset_code")["code"]
+    body = {"phone": PHONE, "password": PASSWORD}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        signing_in = pool.submit(Api(api.emulator).post, "/signin-phone", body)
+        time.sleep(0.05)  # ordering, not a measurement: the sign-in is checking by now
+        api.emulator.configure(hash_cost=4)
+        params = {"phone": PHONE, "code": code}
+        answer = api.post("/reset-pwd-code", {"newPassword": NEW_PASSWORD}, params=params)
+        assert answer.status_code == 200, answer.text
+        signed_in = signing_in.result()
+    if signed_in.status_code == 200:
+        token = signed_in.json()["session"]["token"]
+        assert api.get("/user", token=token).status_code == 401
+    else:
+        assert (signed_in.status_code, error_code(signed_in)) == (401, "invalid_credentials")
+
+
+def test_a_sign_in_racing_a_verification_keeps_the_verification(api: Api) -> None:
+    api.emulator.configure(hash_cost=16)
+    sign_up_phone(api)  # phone confirmation off: signs in unverified
+    api.post("/resend-code", params={"phone": PHONE})
+    code = last_message(api, "phone_verification")["code"]
+    body = {"phone": PHONE, "password": PASSWORD}
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        signing_in = pool.submit(Api(api.emulator).post, "/signin-phone", body)
+        time.sleep(0.05)  # ordering, not a measurement
+        answer = api.post("/verify-phone", params={"phone": PHONE, "code": code})
+        assert answer.status_code == 200, answer.text
+        signed_in = signing_in.result()
+    assert signed_in.status_code == 200, signed_in.text
+    user = api.get("/user", token=signed_in.json()["session"]["token"]).json()
+    assert user["phoneVerified"] is True
