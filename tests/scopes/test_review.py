@@ -381,3 +381,84 @@ def test_asgi_headers_as_two_item_lists_are_read() -> None:
     for bad in ([[b"cookie"]], [[b"a", b"b", b"c"]], ["ab"]):
         with pytest.raises(agnost.InvalidArgumentTypeError):
             agnost.session_token_from_headers(bad)
+
+
+# --- callbacks: order, cancellation -------------------------------------------------------------
+
+
+def test_the_callback_is_told_before_sign_in_redirect_is_called(
+    flavour: Flavour, agnost_emulator: Emulator
+) -> None:
+    order: list[str] = []
+
+    def redirect() -> None:
+        order.append("redirect")
+
+    app = flavour.make(
+        agnost_emulator.base_url,
+        agnost_emulator.client_key,
+        storage=None,
+        stateless=True,
+        on_session_change=lambda change: order.append(change.kind.value),
+        sign_in_redirect=redirect,
+    )
+    ada = _sign_up(flavour, app, "ada@example.com")
+    scope = app.scope(ada)
+    flavour.call(app.scope(ada.token, on_session_change=None), "sign_out")
+    flavour.raises(agnost.InvalidSessionTokenError, scope, "get_all_sessions")
+    assert order == ["invalidated", "redirect"]
+    flavour.call(scope, "invalidate_session")
+    assert order == ["invalidated", "redirect"] * 2
+
+
+def test_an_async_callback_cancelled_mid_way_leaves_the_change_done_and_told_once(
+    agnost_emulator: Emulator,
+) -> None:
+    import agnost_async
+
+    async def run() -> None:
+        started = asyncio.Event()
+        told: list[str] = []
+        redirected: list[str] = []
+
+        async def slow(change: agnost.SessionChange) -> None:
+            told.append(change.kind.value)
+            started.set()
+            await asyncio.Event().wait()  # never set: only cancellation ends it
+
+        async def redirect() -> None:
+            await asyncio.sleep(0)
+            redirected.append("redirect")
+
+        async with agnost_async.create_client(
+            agnost_emulator.base_url,
+            agnost_emulator.client_key,
+            stateless=True,
+            on_session_change=slow,
+            sign_in_redirect=redirect,
+        ) as app:
+            grant = await app.scope(on_session_change=None).auth.sign_up_with_email(
+                "ada@example.com", PASSWORD
+            )
+            assert grant.session is not None
+            scope = app.scope(grant.session)
+            await app.scope(grant.session.token, on_session_change=None).auth.sign_out()
+            calls = [asyncio.ensure_future(scope.auth.get_all_sessions()) for _ in range(10)]
+            await started.wait()
+            # The other nine, refused too, find the session already gone: no second event.
+            for _ in range(3000):  # bounded: a hang fails the test instead
+                if sum(call.done() for call in calls) >= 9:
+                    break
+                await asyncio.sleep(0.01)
+            for call in calls:
+                call.cancel()
+            outcomes = await asyncio.gather(*calls, return_exceptions=True)
+
+            kinds = sorted(type(outcome).__name__ for outcome in outcomes)
+            assert kinds == ["CancelledError"] + ["InvalidSessionTokenError"] * 9
+            assert told == ["invalidated"]
+            assert redirected == ["redirect"]  # still called, after the cancelled callback
+            assert scope.session_token is None
+            assert await scope.auth.get_session() is None
+
+    asyncio.run(run())
