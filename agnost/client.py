@@ -218,6 +218,7 @@ def _check_blocking_callback(callback: object) -> None:
     if inspect.iscoroutinefunction(callback) or (
         callback is not None
         and not inspect.isroutine(callback)
+        and not inspect.isclass(callback)  # calling a class makes an instance, at once
         and inspect.iscoroutinefunction(getattr(callback, "__call__", None))  # noqa: B004
     ):
         raise InvalidArgumentTypeError(

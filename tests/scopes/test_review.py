@@ -202,6 +202,11 @@ def test_the_blocking_client_refuses_an_object_with_an_async_call(
         pytest.raises(agnost.InvalidArgumentTypeError),
     ):
         app.scope(on_session_change=Told())
+    # A class is called at once, making an instance: accepted, as before.
+    with agnost.create_client(
+        agnost_emulator.base_url, agnost_emulator.client_key, stateless=True
+    ) as app:
+        assert app.scope(on_session_change=Told)._on_session_change is Told
 
 
 def test_no_way_in_gives_a_stateless_client_a_session(
