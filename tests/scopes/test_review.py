@@ -467,3 +467,39 @@ def test_an_async_callback_cancelled_mid_way_leaves_the_change_done_and_told_onc
             assert await scope.auth.get_session() is None
 
     asyncio.run(run())
+
+
+def test_a_blocking_callback_may_call_its_own_scope_without_deadlock(
+    agnost_emulator: Emulator,
+) -> None:
+    # The callback runs after the scope's lock is released: it may make calls and changes of
+    # its own (each told in turn), from any of many threads at once.
+    with agnost.create_client(
+        agnost_emulator.base_url, agnost_emulator.client_key, stateless=True
+    ) as app:
+        emails = [f"user{i}@example.com" for i in range(10)]
+        for email in emails:
+            _sign_up_sync(app, email)
+        seen: dict[str, list[str]] = {email: [] for email in emails}
+
+        def work(email: str) -> None:
+            scope: agnost.Client
+
+            def told(change: agnost.SessionChange) -> None:
+                seen[email].append(change.kind.value)
+                if change.kind is Kind.ESTABLISHED:
+                    user = scope.auth.get_user_from_db()  # a call from inside the callback
+                    scope.auth.set_user(user)  # and a change, told while this one is
+                    assert scope.auth.get_user() == user
+
+            scope = app.scope(on_session_change=told)
+            scope.auth.sign_in_with_email(email, PASSWORD)
+            scope.auth.sign_out()
+
+        threads = [threading.Thread(target=work, args=(email,)) for email in emails]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)  # bounded: a deadlock fails the test instead of hanging it
+        assert not any(thread.is_alive() for thread in threads)
+        assert seen == {email: ["established", "user_set", "signed_out"] for email in emails}
