@@ -11,6 +11,7 @@ import aiohttp
 import yarl
 
 from agnost._core.errors import (
+    ClientError,
     ConnectError,
     RequestTimeoutError,
     ResponseTooLargeError,
@@ -80,6 +81,14 @@ class AiohttpTransport:
         loop = asyncio.get_running_loop()
         session = self._session
         if session is None or (self._owns_session and self._loop is not loop):
+            previous = self._loop
+            if session is not None and previous is not None and previous.is_running():
+                # Replacing the session under a loop still using it would break its calls.
+                raise ClientError(
+                    "event_loop_in_use",
+                    "this client serves another event loop that is still running:"
+                    " make one client per event loop",
+                )
             session = await self._open_session(loop)
         # A session of the caller's gets the agnost identity and limits on each request; an
         # owned one has them as its defaults, which aiohttp applies at less cost.
