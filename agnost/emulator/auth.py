@@ -18,10 +18,13 @@ sign-out-all expire it.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from . import accounts, onetime
 from .connections import target_matches_host
 from .db import Database
 from .errors import Refusal
@@ -244,3 +247,42 @@ def add_routes(app: web.Application) -> None:
 
     for module in (signin, verification, recovery, account, sessions):
         app.add_routes(module.routes)
+
+
+async def email_a_link(
+    request: web.Request,
+    kind: str,
+    recipient: Callable[[Database, str], str | None],
+    what: str,
+) -> web.Response:
+    """``?email=`` -> empty: emails a link of ``kind`` to the user ``recipient`` names (its id,
+    or ``None``: then the same work is done and undone, so the answer and its cost are the
+    same); ``what`` names the request in the log line, which never carries the link."""
+    fields = query_fields(request, "email")
+    email = fields.email()
+    fields.done()
+    state = state_of(request)
+    limits = accounts.Limits.of(state.config)
+    link_base = redirect_url(request)
+    now = state.clock()
+
+    def send(db: Database) -> None:
+        onetime.send_link(
+            db,
+            email,
+            kind,
+            recipient(db, email),
+            link_base,
+            now,
+            limits.access_token_lifetime,
+            limits.max_outbox_messages,
+        )
+
+    await state.db.run(send)
+    logging.getLogger("agnost.emulator").info("handled %s (see /_emulator/outbox)", what)
+    return empty_answer()
+
+
+def user_with_email(db: Database, email: str) -> str | None:
+    """The id of the user with ``email``, if any."""
+    return db.user_id_by(email=email)

@@ -21,11 +21,12 @@ from .auth import (
     AUTH_PREFIX,
     code_field,
     code_refusal,
+    email_a_link,
     empty_answer,
     hash_off_loop,
     query_fields,
-    redirect_url,
     state_of,
+    user_with_email,
 )
 from .db import Database
 from .errors import Refusal
@@ -66,29 +67,9 @@ async def _reset_fields(request: web.Request, *query: str) -> Fields:
 async def send_reset_pwd_email(request: web.Request) -> web.Response:
     """``?email=`` -> empty: emails a reset link (``access_token`` for ``reset-pwd``) if a
     user has the address."""
-    fields = query_fields(request, "email")
-    email = fields.email()
-    fields.done()
-    state = state_of(request)
-    limits = accounts.Limits.of(state.config)
-    link_base = redirect_url(request)
-    now = state.clock()
-
-    def send(db: Database) -> None:
-        onetime.send_link(
-            db,
-            email,
-            "password_reset",
-            db.user_id_by(email=email),
-            link_base,
-            now,
-            limits.access_token_lifetime,
-            limits.max_outbox_messages,
-        )
-
-    await state.db.run(send)
-    _log.info("handled a password reset link request (see /_emulator/outbox)")
-    return empty_answer()
+    return await email_a_link(
+        request, "password_reset", user_with_email, "a password reset link request"
+    )
 
 
 @routes.post(AUTH_PREFIX + "/reset-pwd")

@@ -22,6 +22,7 @@ from .auth import (
     AUTH_PREFIX,
     code_field,
     code_refusal,
+    email_a_link,
     empty_answer,
     hash_off_loop,
     password_matches,
@@ -30,6 +31,7 @@ from .auth import (
     session_wire,
     state_of,
     user_agent_of,
+    user_with_email,
     with_session,
 )
 from .db import Database, DuplicateUserError
@@ -242,29 +244,7 @@ async def sign_in_with_code(request: web.Request) -> web.Response:
 async def send_magic_link_email(request: web.Request) -> web.Response:
     """``?email=`` -> empty: emails a sign-in link (``access_token`` for ``/grant``) if a
     user has the address; the same answer, after the same work, if none has."""
-    fields = query_fields(request, "email")
-    email = fields.email()
-    fields.done()
-    state = state_of(request)
-    limits = accounts.Limits.of(state.config)
-    link_base = redirect_url(request)
-    now = state.clock()
-
-    def send(db: Database) -> None:
-        onetime.send_link(
-            db,
-            email,
-            "magic_link",
-            db.user_id_by(email=email),
-            link_base,
-            now,
-            limits.access_token_lifetime,
-            limits.max_outbox_messages,
-        )
-
-    await state.db.run(send)
-    _log.info("handled a magic link request (see /_emulator/outbox)")
-    return empty_answer()
+    return await email_a_link(request, "magic_link", user_with_email, "a magic link request")
 
 
 # No HEAD: it would use up the access token, and HEAD must change nothing (405 instead).

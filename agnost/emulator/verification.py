@@ -25,9 +25,9 @@ from .auth import (
     AUTH_PREFIX,
     code_field,
     code_refusal,
+    email_a_link,
     empty_answer,
     query_fields,
-    redirect_url,
     session_wire,
     state_of,
     user_agent_of,
@@ -102,32 +102,9 @@ async def verify_phone(request: web.Request) -> web.Response:
 @routes.post(AUTH_PREFIX + "/resend")
 async def resend_verification_email(request: web.Request) -> web.Response:
     """``?email=`` -> empty: a new verification link to an account's unverified address."""
-    fields = query_fields(request, "email")
-    email = fields.email()
-    fields.done()
-    state = state_of(request)
-    limits = accounts.Limits.of(state.config)
-    link_base = redirect_url(request)
-    now = state.clock()
-
-    def resend(db: Database) -> None:
-        found = db.user_with_password(email=email)
-        needs = found is not None and not found[0].get("emailVerified")
-        user_id = found[0]["_id"] if found is not None and needs else None
-        onetime.send_link(
-            db,
-            email,
-            "email_verification",
-            user_id,
-            link_base,
-            now,
-            limits.access_token_lifetime,
-            limits.max_outbox_messages,
-        )
-
-    await state.db.run(resend)
-    _log.info("handled a verification email request (see /_emulator/outbox)")
-    return empty_answer()
+    return await email_a_link(
+        request, "email_verification", _unverified, "a verification email request"
+    )
 
 
 @routes.post(AUTH_PREFIX + "/resend-code")
@@ -157,3 +134,12 @@ async def resend_verification_code(request: web.Request) -> web.Response:
     await state.db.run(resend)
     _log.info("handled a verification code request (see /_emulator/outbox)")
     return empty_answer()
+
+
+def _unverified(db: Database, email: str) -> str | None:
+    """The id of the user with ``email`` if the address still needs verifying."""
+    found = db.user_with_password(email=email)
+    if found is None or found[0].get("emailVerified"):
+        return None
+    user_id: str = found[0]["_id"]
+    return user_id
