@@ -23,6 +23,7 @@ nothing and sends nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -144,40 +145,19 @@ async def change_email(request: web.Request) -> web.Response:
     link_base = redirect_url(request) if confirm else ""
     now = state.clock()
 
-    def change(db: Database) -> dict[str, Any]:
-        user = _still_confirmed(db, caller, checked)
-        if confirm:
-            owner = db.user_id_by(email=new_email)
-            if owner is not None and owner != user["_id"]:
-                raise DuplicateUserError("email")
-            onetime.send_link(
-                db,
-                new_email,
-                "email_change",
-                user["_id"],
-                link_base,
-                now,
-                limits.access_token_lifetime,
-                limits.max_outbox_messages,
-            )
-            return user
-        with db.transaction():
-            user.update(email=new_email, emailVerified=False)
-            db.update_user_contact(user)
-        return user
+    def send(db: Database, user_id: str) -> None:
+        onetime.send_link(
+            db,
+            new_email,
+            "email_change",
+            user_id,
+            link_base,
+            now,
+            limits.access_token_lifetime,
+            limits.max_outbox_messages,
+        )
 
-    try:
-        answered = await state.db.run(change)
-    except DuplicateUserError as exc:
-        raise _taken("email") from exc
-    except _Stale as exc:
-        raise _stale_refusal(exc) from exc
-    _log.info(
-        "%s the email of user %s",
-        "sent a link to confirm a change of" if confirm else "changed",
-        caller.user_id,
-    )
-    return web.json_response(answered)
+    return await _change_contact(state, caller, checked, "email", new_email, confirm, send)
 
 
 @routes.post(AUTH_PREFIX + "/change-phone")
@@ -196,30 +176,50 @@ async def change_phone(request: web.Request) -> web.Response:
     rules = onetime.CodeRules.of(state.config)
     now = state.clock()
 
+    def send(db: Database, user_id: str) -> None:
+        onetime.send_code(
+            db, new_phone, "phone_verification", user_id, rules, now, payload=new_phone
+        )
+
+    return await _change_contact(state, caller, checked, "phone", new_phone, confirm, send)
+
+
+async def _change_contact(
+    state: EmulatorState,
+    caller: Caller,
+    checked: str,
+    field: str,
+    new_value: str,
+    confirm: bool,
+    send_confirmation: Callable[[Database, str], None],
+) -> web.Response:
+    """Change the user's ``field`` (``email`` or ``phone``) to ``new_value`` once the password
+    check still holds; with ``confirm``, only send the confirmation to the new address."""
+
     def change(db: Database) -> dict[str, Any]:
         user = _still_confirmed(db, caller, checked)
         if confirm:
-            owner = db.user_id_by(phone=new_phone)
+            owner = db.user_id_by(**{field: new_value})
             if owner is not None and owner != user["_id"]:
-                raise DuplicateUserError("phone")
-            onetime.send_code(
-                db, new_phone, "phone_verification", user["_id"], rules, now, payload=new_phone
-            )
+                raise DuplicateUserError(field)
+            send_confirmation(db, user["_id"])
             return user
         with db.transaction():
-            user.update(phone=new_phone, phoneVerified=False)
+            user.update({field: new_value, f"{field}Verified": False})
             db.update_user_contact(user)
         return user
 
     try:
         answered = await state.db.run(change)
     except DuplicateUserError as exc:
-        raise _taken("phone") from exc
+        raise _taken(field) from exc
     except _Stale as exc:
         raise _stale_refusal(exc) from exc
+    sent = "a link" if field == "email" else "a code"
     _log.info(
-        "%s the phone of user %s",
-        "sent a code to confirm a change of" if confirm else "changed",
+        "%s the %s of user %s",
+        f"sent {sent} to confirm a change of" if confirm else "changed",
+        field,
         caller.user_id,
     )
     return web.json_response(answered)
