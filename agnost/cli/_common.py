@@ -524,3 +524,28 @@ def guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
             )
 
     return run
+
+
+def code_by_sms(
+    args: argparse.Namespace,
+    printer: Printer,
+    stdin: TextIO,
+    send: Callable[[str], None],
+    what: str,
+    then: str,
+) -> str | int:
+    """The code of a command that sends one by SMS to ``args.phone`` and then uses it.
+
+    With ``--code-stdin`` the code was sent before: it is read from stdin. Else ``send`` sends
+    it (after checking that it can then be read); with ``--send-only`` the command ends there,
+    and the exit status is returned, its output saying ``then`` (how to give the code later).
+    Otherwise the code is asked for at a prompt.
+    """
+    if not args.code_stdin:
+        if not args.send_only:
+            can_read_code(args, stdin)
+        send(args.phone)
+        if args.send_only:
+            return sent_output(printer, what, {"phone": args.phone}, then)
+        print(f"{what} was sent to {args.phone}, if an account has it", file=sys.stderr)
+    return read_code(args, stdin)

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from typing import Any, TextIO
 
 from ._common import (
     Command,
     Printer,
     UsageError,
-    can_read_code,
+    code_by_sms,
     code_options,
-    read_code,
     read_new_password,
     read_token,
     sent_output,
@@ -46,20 +44,17 @@ def _reset_password(client: Any, args: argparse.Namespace, printer: Printer, std
         )
         client.auth.reset_pwd_with_token(token, new_password)
         return _reset_done(printer, "the reset link")
-    if not args.code_stdin:
-        if not args.send_only:
-            can_read_code(args, stdin)
-        client.auth.send_reset_pwd_code(args.phone)
-        if args.send_only:
-            return sent_output(
-                printer,
-                "a password reset code",
-                {"phone": args.phone},
-                "give it (then the new password) with `agnost auth reset-password --phone"
-                f" {shlex.quote(args.phone)} --code-stdin`",
-            )
-        print(f"a reset code was sent to {args.phone}, if an account has it", file=sys.stderr)
-    code = read_code(args, stdin)
+    code = code_by_sms(
+        args,
+        printer,
+        stdin,
+        client.auth.send_reset_pwd_code,
+        "a password reset code",
+        "give it (then the new password) with `agnost auth reset-password --phone"
+        f" {shlex.quote(args.phone)} --code-stdin`",
+    )
+    if isinstance(code, int):
+        return code
     new_password = read_new_password(args, stdin, after="the code" if args.code_stdin else None)
     client.auth.reset_pwd_with_code(args.phone, code, new_password)
     return _reset_done(printer, "the code")

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 import webbrowser
 from typing import Any, TextIO
 
 from ._common import (
     Command,
     Printer,
-    can_read_code,
+    code_by_sms,
     code_options,
     describe_user,
     grant_output,
-    read_code,
     read_password,
     read_token,
     sent_output,
@@ -63,20 +61,16 @@ def _grant(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextI
 
 
 def _sign_in_code(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextIO) -> int:
-    if not args.code_stdin:
-        if not args.send_only:
-            can_read_code(args, stdin)
-        client.auth.send_sign_in_code(args.phone)
-        if args.send_only:
-            return sent_output(
-                printer,
-                "a sign-in code",
-                {"phone": args.phone},
-                "give it with `agnost auth sign-in-code --phone"
-                f" {shlex.quote(args.phone)} --code-stdin`",
-            )
-        print(f"a sign-in code was sent to {args.phone}, if an account has it", file=sys.stderr)
-    code = read_code(args, stdin)
+    code = code_by_sms(
+        args,
+        printer,
+        stdin,
+        client.auth.send_sign_in_code,
+        "a sign-in code",
+        f"give it with `agnost auth sign-in-code --phone {shlex.quote(args.phone)} --code-stdin`",
+    )
+    if isinstance(code, int):
+        return code
     grant = client.auth.sign_in_with_code(args.phone, code)
     return grant_output(printer, "signed in", grant.user, grant.session)
 

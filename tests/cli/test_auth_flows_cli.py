@@ -482,7 +482,7 @@ def test_reset_password_by_code_on_a_terminal(
 ) -> None:
     sign_up_phone(agnost_emulator)
     term = terminal("auth", "reset-password", "--phone", PHONE)
-    term.expect("a reset code was sent")
+    term.expect("a password reset code was sent")
     term.expect("Code: ")
     code = last_message(agnost_emulator, PHONE, RESET_CODE).code
     term.type(code + "\n")
