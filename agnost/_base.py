@@ -408,7 +408,7 @@ class BaseClient:
         """The event for ``on_session_change``, or ``None`` when there is no callback."""
         if self._on_session_change is None:
             return None
-        return SessionChange.of(kind, change)
+        return SessionChange.of(kind, change, self)
 
     def _use_token(self, token: str | None) -> None:
         """Send ``token`` from now on; ``None`` keeps the current one."""

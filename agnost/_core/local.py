@@ -152,17 +152,21 @@ class SessionChange:
     what is now kept, for the kinds that keep something (``session`` for ``established`` and
     ``set``, ``user`` for ``established`` and ``user_set``), else ``None``. The event itself
     holds no token: only reading ``session.token`` gives it, and the session's repr hides it.
+    ``client`` is the client or scope whose state changed, so that one callback shared by a
+    server's scopes can tell which of them was, say, invalidated (it takes no part in the
+    event's equality or repr).
     """
 
     kind: SessionChangeKind
     session: Session | None = None
     user: User | None = None
+    client: Any = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
-    def of(cls, kind: SessionChangeKind, change: LocalChange) -> SessionChange:
-        """The event for ``change``, applied as ``kind``."""
+    def of(cls, kind: SessionChangeKind, change: LocalChange, client: Any = None) -> SessionChange:
+        """The event for ``change``, applied as ``kind`` by ``client``."""
         if not isinstance(change, Store):
-            return cls(kind)
+            return cls(kind, client=client)
         # Both objects came from an answer the core already parsed, or from a model the
         # caller passed: they decode.
         session = change.update.get("session")
@@ -171,6 +175,7 @@ class SessionChange:
             kind,
             None if session is None else from_wire(Session, session),
             None if user is None else from_wire(User, user),
+            client,
         )
 
 

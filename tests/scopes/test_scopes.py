@@ -289,3 +289,26 @@ def test_scopes_call_the_apps_endpoints_each_as_its_user_at_the_same_time(
     # The app client itself is no one to the app's endpoints.
     assert flavour.run(app.endpoint.get("/whoami"))["user"] is None
     assert list(data_dir.rglob("*")) == []
+
+
+def test_one_shared_callback_is_told_which_scope_changed(
+    flavour: Flavour, agnost_emulator: Emulator
+) -> None:
+    events: list[agnost.SessionChange] = []
+    app = _app(flavour, agnost_emulator, on_session_change=events.append)
+    ada = _sign_up(flavour, app, "ada@example.com")
+    bob = _sign_up(flavour, app, "bob@example.com")
+    as_ada, as_bob = app.scope(ada), app.scope(bob)
+    users = {id(as_ada): "ada", id(as_bob): "bob"}  # what a server keeps for its requests
+
+    # bob's session ends on the server (through a scope of its own that tells no one)
+    flavour.call(app.scope(bob.token, on_session_change=None), "sign_out")
+    flavour.raises(agnost.InvalidSessionTokenError, as_bob, "get_user_from_db")
+    flavour.call(as_ada, "sign_out")
+
+    assert [(e.kind, users[id(e.client)]) for e in events] == [
+        (SessionChangeKind.INVALIDATED, "bob"),
+        (SessionChangeKind.SIGNED_OUT, "ada"),
+    ]
+    assert events[0] == agnost.SessionChange(SessionChangeKind.INVALIDATED)  # client: no part
+    assert "client" not in repr(events[0])
