@@ -286,3 +286,21 @@ async def email_a_link(
 def user_with_email(db: Database, email: str) -> str | None:
     """The id of the user with ``email``, if any."""
     return db.user_id_by(email=email)
+
+
+async def text_a_code(request: web.Request, purpose: str, what: str) -> web.Response:
+    """``?phone=`` -> empty: texts a code for ``purpose`` if a user has the number; the same
+    answer, after the same work, if none has. ``what`` names the request in the log line."""
+    fields = query_fields(request, "phone")
+    phone = fields.phone()
+    fields.done()
+    state = state_of(request)
+    rules = onetime.CodeRules.of(state.config)
+    now = state.clock()
+
+    def send(db: Database) -> None:
+        onetime.send_code(db, phone, purpose, db.user_id_by(phone=phone), rules, now)
+
+    await state.db.run(send)
+    logging.getLogger("agnost.emulator").info("handled %s (see /_emulator/outbox)", what)
+    return empty_answer()

@@ -24,8 +24,8 @@ from .auth import (
     email_a_link,
     empty_answer,
     hash_off_loop,
-    query_fields,
     state_of,
+    text_a_code,
     user_with_email,
 )
 from .db import Database
@@ -110,19 +110,7 @@ async def reset_pwd_with_token(request: web.Request) -> web.Response:
 @routes.post(AUTH_PREFIX + "/send-reset-code")
 async def send_reset_pwd_code(request: web.Request) -> web.Response:
     """``?phone=`` -> empty: texts a reset code if a user has the number."""
-    fields = query_fields(request, "phone")
-    phone = fields.phone()
-    fields.done()
-    state = state_of(request)
-    rules = onetime.CodeRules.of(state.config)
-    now = state.clock()
-
-    def send(db: Database) -> None:
-        onetime.send_code(db, phone, "password_reset", db.user_id_by(phone=phone), rules, now)
-
-    await state.db.run(send)
-    _log.info("handled a password reset code request (see /_emulator/outbox)")
-    return empty_answer()
+    return await text_a_code(request, "password_reset", "a password reset code request")
 
 
 @routes.post(AUTH_PREFIX + "/reset-pwd-code")

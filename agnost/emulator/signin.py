@@ -23,13 +23,13 @@ from .auth import (
     code_field,
     code_refusal,
     email_a_link,
-    empty_answer,
     hash_off_loop,
     password_matches,
     query_fields,
     redirect_url,
     session_wire,
     state_of,
+    text_a_code,
     user_agent_of,
     user_with_email,
     with_session,
@@ -186,19 +186,7 @@ async def sign_in_with_phone(request: web.Request) -> web.Response:
 async def send_sign_in_code(request: web.Request) -> web.Response:
     """``?phone=`` -> empty: texts a sign-in code if a user has the number; the same answer,
     after the same work, if none has."""
-    fields = query_fields(request, "phone")
-    phone = fields.phone()
-    fields.done()
-    state = state_of(request)
-    rules = onetime.CodeRules.of(state.config)
-    now = state.clock()
-
-    def send(db: Database) -> None:
-        onetime.send_code(db, phone, "sign_in", db.user_id_by(phone=phone), rules, now)
-
-    await state.db.run(send)
-    _log.info("handled a sign-in code request (see /_emulator/outbox)")
-    return empty_answer()
+    return await text_a_code(request, "sign_in", "a sign-in code request")
 
 
 @routes.post(AUTH_PREFIX + "/signin-code")
