@@ -170,10 +170,7 @@ class BaseClient:
                 "sign_in_redirect must be a callable (it is called after the session is"
                 " invalidated), not a URL",
             )
-        if on_session_change is not None and not callable(on_session_change):
-            raise InvalidArgumentTypeError(
-                "invalid_on_session_change", "on_session_change must be a callable or None"
-            )
+        _check_callback(on_session_change)
         # bool is an int: True would be a one-byte cap. Kept one class for every bad value,
         # as the per-call cap of client.endpoint does.
         if (
@@ -261,7 +258,7 @@ class BaseClient:
         if session is None:
             token = None
             store = MemoryStore()
-        elif type(session) is str or isinstance(session, str):
+        elif isinstance(session, str):
             if not header_safe(session):
                 raise InvalidArgumentError(
                     "invalid_session", "the session token is not a valid header value"
@@ -282,10 +279,8 @@ class BaseClient:
             )
         if on_session_change is INHERIT:
             on_session_change = root._on_session_change
-        elif on_session_change is not None and not callable(on_session_change):
-            raise InvalidArgumentTypeError(
-                "invalid_on_session_change", "on_session_change must be a callable or None"
-            )
+        else:
+            _check_callback(on_session_change)
         scope._config = root._config
         scope._owns_storage = True
         scope._storage = store
@@ -414,6 +409,13 @@ class BaseClient:
         """Send ``token`` from now on; ``None`` keeps the current one."""
         if token is not None:
             self._token = token
+
+
+def _check_callback(callback: object) -> None:
+    if callback is not None and not callable(callback):
+        raise InvalidArgumentTypeError(
+            "invalid_on_session_change", "on_session_change must be a callable or None"
+        )
 
 
 class _StatelessStore(MemoryStore):
