@@ -73,7 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     if refused is not None:
         print(f"agnost: error: {refused}", file=sys.stderr)
         return EXIT_USAGE
-    args = build_parser().parse_args(arguments)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(arguments)
+    if unknown:
+        # argparse would repeat them ("unrecognized arguments: -cSECRET"): a mistyped word
+        # can be a code or a password (``sign-in --email E PASSWORD``, ``-pPASSWORD``).
+        parser.error(
+            f"unrecognized argument{'s' if len(unknown) > 1 else ''} (not shown: codes and"
+            " passwords are never taken from the command line; see --help)"
+        )
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
