@@ -20,6 +20,8 @@ SECRET = "Zq7-SECRET-491"
         ["auth", "sign-in", "--email", "a@example.com", "-p" + SECRET],  # -pPASSWORD
         ["auth", "verify-phone", "--phone", "+15550001", "-c" + SECRET],
         ["auth", "sign-in", "--email", "a@example.com", "--bogus=" + SECRET],
+        ["auth", "sign-in", "--email", "a@example.com", "--passw=" + SECRET],  # not --password
+        ["auth", "verify-phone", "--phone", "+15550001", "--code-st=" + SECRET],
     ],
 )
 def test_unrecognized_arguments_are_refused_without_being_repeated(argv: list[str]) -> None:
