@@ -184,7 +184,7 @@ async def serve_forever(
     keep_generated_key: bool = False,
     seed: Sequence[admin.SeedUser] = (),
 ) -> None:
-    """Serve until cancelled (Ctrl-C) or sent SIGTERM; ``on_ready`` gets the base URL.
+    """Serve until cancelled, or sent SIGINT (Ctrl-C) or SIGTERM; ``on_ready`` gets the base URL.
 
     A database that cannot be used raises :class:`~agnost.emulator.db.StorageError`, an
     address that cannot be bound :class:`OSError`, a ``seed`` (from
@@ -202,15 +202,23 @@ async def serve_forever(
     serving = await _start(app, host, port)
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
-    # SIGTERM (from CI, docker, kill) stops as cleanly as Ctrl-C; not available on Windows.
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.add_signal_handler(signal.SIGTERM, stopped.set)
+    # Ctrl-C and SIGTERM (from CI, docker, kill) end the wait below, and the emulator then
+    # stops as it would when cancelled. Ctrl-C is not left to raise KeyboardInterrupt: before
+    # Python 3.11, asyncio.run lets it strike inside whatever callback is running, which can
+    # lose a task's wake-up so that the shutdown waits forever. Not available on Windows, nor
+    # outside the main thread: there, cancelling the task is the way to stop.
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in stop_signals:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stopped.set)
     try:
         on_ready(base_url_for(host, serving.port))
         await stopped.wait()
     finally:
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.remove_signal_handler(signal.SIGTERM)
+        # A second Ctrl-C during the shutdown interrupts it, as Python's own handler does.
+        for signum in stop_signals:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
         await serving.stop()
 
 
