@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import statistics
+import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -30,7 +33,6 @@ from tests.clients._support import (
     CLIENT_KEY,
     RecordingServer,
     Reply,
-    loop_held_up,
     signed_in_store,
 )
 
@@ -89,39 +91,82 @@ def _core_time(status: int, body: bytes) -> float:
     return statistics.median(times)
 
 
-async def _loop_stall(url: str) -> tuple[float, float]:
-    """The longest wait of a 1 ms sleep while one call runs, and the call's time."""
+class _Stall:
+    """What one call cost the loop: its longest hold-up, the loop thread's own CPU time in
+    that hold-up (near the hold-up: the loop worked; near 0: it waited for the GIL or a CPU),
+    the longest garbage collection during the call (any thread), and the call's time."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self.worst_cpu = 0.0
+        self.gc_worst = 0.0
+        self.elapsed = 0.0
+        self._gc_start = 0.0
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        else:
+            self.gc_worst = max(self.gc_worst, time.perf_counter() - self._gc_start)
+
+
+async def _loop_stall(url: str) -> _Stall:
+    """One call, while a probe sleeping 1 ms at a time measures how long the loop was held up."""
+    stall = _Stall()
+    done = False
+    tick = 0.001
+
+    async def probe() -> None:
+        while not done:
+            start, cpu = time.perf_counter(), time.thread_time()
+            await asyncio.sleep(tick)
+            held = time.perf_counter() - start - tick
+            if held > stall.worst:
+                stall.worst, stall.worst_cpu = held, time.thread_time() - cpu
+
     client = agnost_async.create_client(url, CLIENT_KEY, storage=signed_in_store())
+    task = asyncio.ensure_future(probe())
+    gc.callbacks.append(stall.on_gc)
+    start = time.perf_counter()
     try:
-        error, worst, elapsed = await loop_held_up(client.auth.get_all_sessions(), tick=0.001)
+        await client.auth.get_all_sessions()
+    except agnost.AgnostError:
+        pass
     finally:
+        stall.elapsed = time.perf_counter() - start
+        gc.callbacks.remove(stall.on_gc)
+        done = True
+        await task
         await client.aclose()
-    if error is not None and not isinstance(error, agnost.AgnostError):
-        raise error
-    return worst, elapsed
+    return stall
 
 
 @pytest.mark.benchmark
 def test_hostile_answers_decode_in_bounded_time_and_never_stall_the_loop() -> None:
     print(f"\nanswers of up to {CAP} bytes, median of {ROUNDS} (core) / worst of {ROUNDS} (loop)")
+    # Other threads of this process compete with the loop and the decoding thread for the GIL.
+    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    print(f"other threads in this process: {len(others)} {others[:8]}")
     print(
         f"{'shape':<20} {'bytes':>8} {'core ms':>8} {'call ms':>8} "
-        f"{'stall worst ms':>15} {'median':>7}"
+        f"{'stall worst ms':>15} {'median':>7} {'its cpu':>8} {'gc max':>7}"
     )
     worst_stall = 0.0
     with RecordingServer() as server:
         for name, (status, body) in SHAPES.items():
             core = _core_time(status, body)
-            stalls, calls = [], []
+            stalls: list[_Stall] = []
             for _ in range(ROUNDS):
                 server.script(Reply(status, body))
-                stall, elapsed = asyncio.run(_loop_stall(server.env_url))
-                stalls.append(stall)
-                calls.append(elapsed)
-            worst_stall = max(worst_stall, max(stalls))
+                stalls.append(asyncio.run(_loop_stall(server.env_url)))
+            worst = max(stalls, key=lambda stall: stall.worst)
+            worst_stall = max(worst_stall, worst.worst)
             print(
                 f"{name:<20} {len(body):>8} {core * 1000:>8.0f} "
-                f"{statistics.median(calls) * 1000:>8.0f} {max(stalls) * 1000:>15.0f} "
-                f"{statistics.median(stalls) * 1000:>7.0f}"
+                f"{statistics.median(s.elapsed for s in stalls) * 1000:>8.0f} "
+                f"{worst.worst * 1000:>15.0f} "
+                f"{statistics.median(s.worst for s in stalls) * 1000:>7.0f} "
+                f"{worst.worst_cpu * 1000:>8.0f} {max(s.gc_worst for s in stalls) * 1000:>7.0f}"
             )
     print(f"worst event-loop stall: {worst_stall * 1000:.0f} ms (target ~100 ms; was 9800 ms)")
+    print("its cpu: the loop thread's CPU time in the worst stall; gc max: longest collection")
