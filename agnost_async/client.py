@@ -157,11 +157,12 @@ class AsyncClient(BaseClient):
         token = self._token
         response = await self._transport.send(self._request(endpoint, token))
         # A large answer is decoded in pieces in a worker thread (agnost._core.jsonpieces),
-        # so the loop gets the GIL between pieces instead of waiting out one long parse
-        # (tests/benchmarks/bench_hostile_answers.py measures the stall).
+        # which hands the GIL back to this loop between pieces instead of making it wait out
+        # one long parse (tests/benchmarks/bench_hostile_answers.py measures the stall).
         if len(response.body) > LARGE_ANSWER_BYTES:
+            loop = asyncio.get_running_loop()
             settled = await asyncio.to_thread(
-                jsonpieces.run, self._settle, op, endpoint, response, token
+                jsonpieces.run_for, loop, self._settle, op, endpoint, response, token
             )
         else:
             settled = self._settle(op, endpoint, response, token)

@@ -15,6 +15,12 @@ a comma between two items of the container being decoded: a cut inside a string 
 item leaves something open, one past the container's end leaves extra data. Where a cut
 fails, the items up to it are decoded one at a time, so the work stays linear in the body.
 
+Given the event loop (:func:`run_for`), the worker also hands the GIL to the loop's thread
+every :data:`HANDOFF_AFTER` of work: it asks the loop to run a callback and waits until it has
+(or :data:`HANDOFF_WAIT` has passed). Left to the interpreter's switch interval, the hand-off
+is only a request: on a busy machine the loop's thread then waited for a CPU and the GIL for
+tens of milliseconds while the worker went on.
+
 :func:`run` also pauses the cyclic garbage collector while the answer is decoded and used
 (a collection over a million fresh containers costs ~70 ms in one go), and frees the big
 containers nobody kept in slices afterwards (freeing a million items at once costs ~50 ms).
@@ -31,9 +37,12 @@ import threading
 import time
 from collections.abc import Callable
 from json import JSONDecodeError
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-__all__ = ["MAX_PIECE", "loads", "run"]
+if TYPE_CHECKING:  # the core does no I/O; the loop is only called back
+    import asyncio
+
+__all__ = ["HANDOFF_AFTER", "HANDOFF_WAIT", "MAX_PIECE", "loads", "run", "run_for"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -45,6 +54,11 @@ MAX_PIECE = 32 * 1024
 _FIRST_PIECE = 1024
 #: How long one slice of freeing may take, in seconds.
 _FREE_SLICE = 0.001
+#: Seconds of work after which the worker hands the GIL to the event loop (:func:`run_for`).
+HANDOFF_AFTER = 0.002
+#: The longest the worker waits for the loop to take its turn, in seconds (a loop that is
+#: stopped or busy elsewhere does not hold the decode up for long).
+HANDOFF_WAIT = 0.05
 _SIGNATURE = 12
 _SPACE = " \t\n\r"
 
@@ -67,9 +81,43 @@ def _space_end(text: str, i: int) -> int:
     return match.end() if match else i
 
 
+class _Handoff:
+    """Gives the event loop's thread its turn every :data:`HANDOFF_AFTER` of work."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.since = time.perf_counter()
+        self.turn = threading.Event()
+
+    def __call__(self) -> None:
+        """Hand off if the work since the last hand-off took :data:`HANDOFF_AFTER`."""
+        if time.perf_counter() - self.since < HANDOFF_AFTER:
+            return
+        turn = self.turn
+        turn.clear()
+        try:
+            self.loop.call_soon_threadsafe(turn.set)
+        except RuntimeError:  # the loop is closed: nobody to wait for
+            self.loop_gone()
+            return
+        if not turn.wait(HANDOFF_WAIT):
+            self.loop_gone()  # stopped or blocked: do not wait at every piece
+            return
+        self.since = time.perf_counter()
+
+    def loop_gone(self) -> None:
+        self.since = float("inf")
+
+
+def _no_handoff() -> None:
+    pass
+
+
 class _State(threading.local):
-    depth = 0
-    kept: list[Any] | None = None
+    def __init__(self) -> None:  # run in each thread that uses it
+        self.depth = 0
+        self.kept: list[Any] | None = None
+        self.handoff: Callable[[], None] = _no_handoff
 
 
 _state = _State()
@@ -110,6 +158,7 @@ class _Pieces:
         self.kept = kept
         self.piece = max(piece, 2)
         self.first = min(_FIRST_PIECE, self.piece)
+        self.handoff = _state.handoff
 
     def container(self, start: int) -> tuple[Any, int]:
         """The array or object at ``start``, and the index after it. One frame per level of
@@ -153,6 +202,7 @@ class _Pieces:
                         bad = max(bad, cut)
                         continue
                     add(batch)
+                    self.handoff()
                     p = self.next_item(cut, close)
                     if cut >= bad:
                         span = min(span * 2, self.piece)
@@ -206,6 +256,7 @@ class _Pieces:
                 p = self.next_item(q, close)
                 if p > region:
                     break
+            self.handoff()
 
     def after_space(self, i: int) -> int:
         text = self.text
@@ -255,12 +306,26 @@ def run(func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         state.depth -= 1
         state.kept = outer
         try:
-            _free(kept)
+            _free(kept, state.handoff)
         finally:
             _resume_gc()
 
 
-def _free(kept: list[Any]) -> None:
+def run_for(
+    loop: asyncio.AbstractEventLoop, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """:func:`run` in a worker thread of ``loop``, handing the GIL to the loop's thread every
+    :data:`HANDOFF_AFTER` of decoding or freeing (``asyncio.to_thread(run_for, loop, ...)``)."""
+    state = _state
+    outer = state.handoff
+    state.handoff = _Handoff(loop)
+    try:
+        return run(func, *args, **kwargs)
+    finally:
+        state.handoff = outer
+
+
+def _free(kept: list[Any], handoff: Callable[[], None] = _no_handoff) -> None:
     """Empty, a slice at a time, each container nothing else refers to (outer ones first, so
     that their items become free in turn); a container still referred to is left alone."""
     count = 256
@@ -278,6 +343,7 @@ def _free(kept: list[Any]) -> None:
                 for _ in range(min(count, len(container))):
                     container.popitem()
             took = time.perf_counter() - start
+            handoff()
             if took < _FREE_SLICE / 2:
                 count *= 2
             elif took > _FREE_SLICE and count > 16:

@@ -332,3 +332,63 @@ def test_the_event_loop_keeps_running_while_a_large_answer_decodes() -> None:
     # measured 20, and more on a slower machine, as the decode then takes longer.
     body = _filled("[", "1", "]", 8 * 1024 * 1024).encode()
     assert _ticks_during(lambda b: jsonpieces.run(jsonpieces.loads, b), body) >= 5
+
+
+class _CountingLoop(asyncio.SelectorEventLoop):
+    """A real event loop that counts the callbacks other threads ask it to run, and how many
+    of them it ran on its own thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+        self.ran_here = 0
+        self.owner = 0  # the thread that runs it
+
+    def call_soon_threadsafe(self, callback: Any, *args: Any, context: Any = None) -> Any:
+        self.asked += 1
+
+        def counted() -> None:
+            self.ran_here += threading.get_ident() == self.owner
+            callback(*args)
+
+        return super().call_soon_threadsafe(counted, context=context)
+
+
+def test_run_for_hands_the_gil_to_the_loop_between_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every piece of decoding and every slice of freeing is followed by a hand-off (the
+    # threshold set to 0): the worker asks the loop for a turn and waits until the loop's
+    # own thread has run it. 8 MiB of tiny items is at least 8 MiB / 32 KiB = 256 pieces.
+    monkeypatch.setattr(jsonpieces, "HANDOFF_AFTER", 0.0)
+    body = _filled("[", "1", "]", 8 * 1024 * 1024).encode()
+    loop = _CountingLoop()
+
+    async def main() -> Any:
+        loop.owner = threading.get_ident()
+        return await asyncio.to_thread(jsonpieces.run_for, loop, jsonpieces.loads, body)
+
+    try:
+        value = loop.run_until_complete(main())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
+    assert value == json.loads(body)
+    assert loop.asked >= 256
+    # Each hand-off was waited for, so all but the executor's own result ran on the loop.
+    assert loop.ran_here >= 256
+
+
+@pytest.mark.parametrize("state", ["stopped", "closed"])
+def test_run_for_a_loop_that_does_not_run_still_decodes(
+    monkeypatch: pytest.MonkeyPatch, state: str
+) -> None:
+    # A loop that is not running (stopped, or closed since) takes no turn: the worker waits
+    # HANDOFF_WAIT once at most, then decodes on without handing off.
+    monkeypatch.setattr(jsonpieces, "HANDOFF_AFTER", 0.0)
+    body = HOSTILE["tiny items"].encode()
+    loop = asyncio.new_event_loop()
+    if state == "closed":
+        loop.close()
+    try:
+        assert jsonpieces.run_for(loop, jsonpieces.loads, body) == json.loads(body)
+    finally:
+        loop.close()
