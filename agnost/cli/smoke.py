@@ -18,11 +18,14 @@ by the same steps, so a pass means the two behave alike against that environment
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import secrets
+import signal
+import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
 from typing import Any, Literal, TypeVar
 
@@ -127,11 +130,64 @@ def run_smoke(
     smoke never changes the password of an account it did not make.
     """
     run = _Run(env_url, client_key, api_key, flavour, on_step)
-    return asyncio.run(
-        run.lifecycle(
-            email, password, access_token, endpoint, enforce_session, sign_out_others, recovery
-        )
+    lifecycle = run.lifecycle(
+        email, password, access_token, endpoint, enforce_session, sign_out_others, recovery
     )
+    if flavour == "async":
+        return asyncio.run(_interruptibly(lifecycle))
+    return _run_blocking(lifecycle)
+
+
+def _run_blocking(work: Coroutine[Any, Any, T]) -> T:
+    """Run the blocking flavour's lifecycle, whose calls block the loop's thread: there,
+    Ctrl-C must raise KeyboardInterrupt inside the waiting call. ``asyncio.run`` (from 3.11)
+    would only cancel the task, which takes effect once the call has timed out.
+
+    After a Ctrl-C nothing more runs: cancelling the lifecycle would run its clean-up, whose
+    sign-outs block on the same server that made the user press Ctrl-C. The sessions it
+    opened are left as they are."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(work)
+    except KeyboardInterrupt:
+        for task in asyncio.all_tasks(loop):
+            # Not run again, on purpose: no "Task was destroyed but it is pending!" for it.
+            with contextlib.suppress(AttributeError):
+                task._log_destroy_pending = False  # type: ignore[attr-defined]
+        raise
+    finally:
+        loop.close()
+
+
+async def _interruptibly(work: Awaitable[T]) -> T:
+    """Await ``work``; Ctrl-C cancels it and then raises KeyboardInterrupt, as ``asyncio.run``
+    does from Python 3.11 on. Before 3.11 the KeyboardInterrupt struck inside whatever
+    callback was running, which can lose a task's wake-up so that the clean-up then waits
+    forever. Outside the main thread (no signal handlers there), Ctrl-C is left alone."""
+    if sys.version_info >= (3, 11):
+        return await work
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    interrupted = False
+
+    def interrupt() -> None:
+        nonlocal interrupted
+        interrupted = True
+        task.cancel()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupt)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return await task
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.remove_signal_handler(signal.SIGINT)
 
 
 class _Run:
