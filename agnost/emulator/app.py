@@ -16,9 +16,10 @@ from aiohttp.web_response import StreamResponse
 
 from . import admin, auth, endpoints, oauth, ui
 from .config import EmulatorConfig
-from .connections import track_requests
+from .connections import Connection, target_matches_host
 from .db import Database, DatabaseThread
 from .errors import Refusal, error_body, where
+from .logs import direct_handler
 from .origins import origin_allowed
 from .state import STATE, EmulatorState
 
@@ -37,47 +38,6 @@ _CODE_BY_STATUS = {
 }
 
 
-@web.middleware
-async def _json_errors(request: web.Request, handler: Handler) -> StreamResponse:
-    """Every error answer is a JSON body: the official client hangs on anything else."""
-    try:
-        return await handler(request)
-    except Refusal as refusal:
-        return refusal.response()
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = _CODE_BY_STATUS.get(exc.status, "client_error")
-        # A 405 says which methods the path takes (HEAD /grant: only GET).
-        kept = {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
-        return web.json_response(error_body(code, exc.reason), status=exc.status, headers=kept)
-    except Exception as exc:
-        # One line, naming the exception's type and where it came from: its message and the
-        # values in a traceback may quote request data (a password, a token).
-        _log.error(
-            "internal error while handling %s %s: %s", request.method, request.path, where(exc)
-        )
-        body = error_body("internal_server_error", "Internal server error", server=True)
-        return web.json_response(body, status=500)
-
-
-@web.middleware
-async def _hosts(request: web.Request, handler: Handler) -> StreamResponse:
-    """``/_emulator/*`` answers only requests whose ``Host`` names the emulator.
-
-    Otherwise a page on a name that the attacker rebinds to 127.0.0.1 (DNS rebinding) would
-    be on the same origin as the emulator and could read the client keys and the outbox.
-    """
-    if _is_emulator_only(request.path) and not auth.names_emulator(request):
-        refusal = Refusal(
-            403,
-            "host_not_allowed",
-            "The Host header does not name this emulator (see --allowed-host)",
-        )
-        return refusal.response()
-    return await handler(request)
-
-
 _CORS_HEADERS = {
     "Access-Control-Allow-Credentials": "true",
     "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
@@ -90,67 +50,133 @@ _CORS_HEADERS = {
 #: so the page cannot read the answer.
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
-
-def _is_emulator_only(path: str) -> bool:
-    return path == "/_emulator" or path.startswith("/_emulator/")
+#: What :func:`_guard` adds to an answer for a browser page: nothing (no ``Origin``, or a UI
+#: page), ``Vary`` alone (an origin not trusted, reading), or the CORS headers (trusted).
+_NO_CORS, _VARY_ONLY, _CORS = 0, 1, 2
 
 
 @web.middleware
-async def _cors(request: web.Request, handler: Handler) -> StreamResponse:
-    """Let a web app on a trusted origin (``localhost:3000``) call the API, and no other.
+async def _guard(request: web.Request, handler: Handler) -> StreamResponse:
+    """Everything the emulator checks around a handler, in this order (one middleware rather
+    than five: each costs a coroutine per request):
 
-    Trusted: origins whose host is loopback (``localhost``, 127.0.0.0/8, ``[::1]``) and those
-    in the ``corsOrigins`` setting. The official client fetches with ``credentials:
-    "include"``, which browsers allow only when the answer names the origin (not ``*``) and
-    allows credentials. ``/_emulator/*`` (outbox tokens, client keys, settings) never answers
-    a browser page on another origin, trusted or not. Requests without an ``Origin`` (curl,
-    Node, the Python clients) are not browser pages and pass untouched. Preflights are answered
-    here, before routing and before the client-key check (a browser sends no custom header
-    in a preflight).
+    1. **Requests in progress.** The request's :class:`~.connections.Connection` is told
+       when a request is being handled, so that its head timer runs only while a head is
+       arriving and its write deadline once the answer is ready; an absolute-form target
+       naming another host than ``Host`` is refused (400, see
+       :func:`~.connections.target_matches_host`).
+    2. **Hosts.** ``/_emulator/*`` answers only requests whose ``Host`` names the emulator.
+       Otherwise a page on a name that the attacker rebinds to 127.0.0.1 (DNS rebinding)
+       would be on the same origin as the emulator and could read the client keys and the
+       outbox.
+    3. **CORS.** A web app on a trusted origin (``localhost:3000``) may call the API, and no
+       other. Trusted: origins whose host is loopback (``localhost``, 127.0.0.0/8,
+       ``[::1]``) and those in the ``corsOrigins`` setting. The official client fetches with
+       ``credentials: "include"``, which browsers allow only when the answer names the
+       origin (not ``*``) and allows credentials. ``/_emulator/*`` (outbox tokens, client
+       keys, settings) never answers a browser page on another origin, trusted or not.
+       Requests without an ``Origin`` (curl, Node, the Python clients) are not browser
+       pages and pass untouched, and so do the UI's pages (they check their forms' origin).
+       Preflights are answered here, before routing and before the client-key check (a
+       browser sends no custom header in a preflight).
+    4. **JSON errors.** Every error answer is a JSON body: the official client hangs on
+       anything else. An unexpected exception is logged in one line naming its type and
+       where it came from (its message and the values in a traceback may quote request
+       data: a password, a token).
+    5. **Client keys.** The API and the app endpoints answer only requests carrying one of
+       the configured client keys (``/_auth/*``, which a browser navigates to, and
+       ``/_emulator/*`` need none).
     """
-    origin = request.headers.get("Origin")
-    if origin is None or ui.is_ui_path(request.path):  # the UI checks its forms' origin
-        return await handler(request)
-    trusted = not _is_emulator_only(request.path) and origin_allowed(
-        origin, request.app[STATE].config.cors_origins
-    )
-    if not trusted:
-        if request.method in _SAFE_METHODS:
+    connection = request.protocol
+    # Not one of ours when served by another runner (aiohttp's own): nothing to tell it.
+    tracked = connection if isinstance(connection, Connection) else None
+    if tracked is not None:
+        tracked.request_started()
+    try:
+        if tracked is not None and not target_matches_host(request):
+            return Refusal(
+                400,
+                "bad_request",
+                "The request target names another host than the Host header",
+                close=True,
+            ).response()
+        path = request.path
+        emulator_only = path == "/_emulator" or path.startswith("/_emulator/")
+        if emulator_only and not auth.names_emulator(request):
+            return Refusal(
+                403,
+                "host_not_allowed",
+                "The Host header does not name this emulator (see --allowed-host)",
+            ).response()
+        origin = request.headers.get("Origin")
+        cors = _NO_CORS
+        if origin is not None and not ui.is_ui_path(path):
+            trusted = not emulator_only and origin_allowed(
+                origin, request.app[STATE].config.cors_origins
+            )
+            if trusted:
+                if request.method == "OPTIONS":
+                    preflight = web.Response(status=204)
+                    _allow(preflight, origin)
+                    return preflight
+                cors = _CORS
+            elif request.method in _SAFE_METHODS:
+                cors = _VARY_ONLY
+            else:
+                # A preflight, or a "simple" POST a page may send without one: refused
+                # before it can do anything (sign out, reset the data).
+                refused = Refusal(
+                    403,
+                    "origin_not_allowed",
+                    "Browser requests from this origin are not allowed"
+                    + ("" if emulator_only else " (see --cors-origin)"),
+                ).response()
+                refused.headers["Vary"] = "Origin"
+                return refused
+        try:
+            if path.startswith("/_api/") or endpoints.is_app_path(path):
+                key = request.headers.get("X-Client-Key")
+                if not key:
+                    raise Refusal(401, "missing_client_key", "The X-Client-Key header is required")
+                if key not in request.app[STATE].config.client_keys:
+                    raise Refusal(401, "invalid_client_key", "The client key is not valid")
             response = await handler(request)
+        except Refusal as refusal:
+            response = refusal.response()
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise  # a redirect: aiohttp answers it
+            response = _http_error(exc)
+        except Exception as exc:
+            # One line, naming the exception's type and where it came from: its message and
+            # the values in a traceback may quote request data (a password, a token).
+            _log.error("internal error while handling %s %s: %s", request.method, path, where(exc))
+            body = error_body("internal_server_error", "Internal server error", server=True)
+            response = web.json_response(body, status=500)
+        if cors == _CORS:
+            assert origin is not None  # only set for a request with one
+            _allow(response, origin)
+        elif cors == _VARY_ONLY:
             response.headers.add("Vary", "Origin")
-            return response
-        # A preflight, or a "simple" POST a page may send without one: refused before it
-        # can do anything (sign out, reset the data).
-        refusal = Refusal(
-            403,
-            "origin_not_allowed",
-            "Browser requests from this origin are not allowed"
-            + ("" if _is_emulator_only(request.path) else " (see --cors-origin)"),
-        )
-        refused = refusal.response()
-        refused.headers["Vary"] = "Origin"
-        return refused
-    if request.method == "OPTIONS":
-        response = web.Response(status=204)
-    else:
-        response = await handler(request)
+        return response
+    finally:
+        if tracked is not None:
+            tracked.request_finished()
+
+
+def _allow(response: StreamResponse, origin: str) -> None:
+    """The CORS headers that let a page on ``origin`` read ``response``."""
     response.headers.update(_CORS_HEADERS)
     response.headers.add("Vary", "Origin")
     response.headers["Access-Control-Allow-Origin"] = origin
-    return response
 
 
-@web.middleware
-async def _client_key(request: web.Request, handler: Handler) -> StreamResponse:
-    """The API and the app endpoints answer only requests carrying one of the configured
-    client keys (``/_auth/*``, which a browser navigates to, and ``/_emulator/*`` need none)."""
-    if request.path.startswith("/_api/") or endpoints.is_app_path(request.path):
-        key = request.headers.get("X-Client-Key")
-        if not key:
-            raise Refusal(401, "missing_client_key", "The X-Client-Key header is required")
-        if key not in request.app[STATE].config.client_keys:
-            raise Refusal(401, "invalid_client_key", "The client key is not valid")
-    return await handler(request)
+def _http_error(exc: web.HTTPException) -> web.Response:
+    """aiohttp's refusal (404, 405, 413...) in the §5 shape."""
+    code = _CODE_BY_STATUS.get(exc.status, "client_error")
+    # A 405 says which methods the path takes (HEAD /grant: only GET).
+    kept = {name: exc.headers[name] for name in ("Allow",) if name in exc.headers}
+    return web.json_response(error_body(code, exc.reason), status=exc.status, headers=kept)
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -158,8 +184,21 @@ class AccessLogger(AbstractAccessLogger):
     can carry access tokens (``/grant?key=``, redirects), nor any header or cookie."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
-        """Write the line for one finished request."""
-        self.logger.info(
+        """Write the line for one finished request: straight to the command line's log
+        when nothing but it would see the record (see :mod:`.logs`), else through
+        ``logging``."""
+        logger = self.logger
+        if not logger.isEnabledFor(logging.INFO):  # as logger.info() would find first
+            return
+        direct = direct_handler()
+        if direct is not None and direct.takes_alone(logger):
+            direct.write_info(
+                logger,
+                f"{request.method} {request.path} {response.status:d}"
+                f" {response.body_length:d} {time * 1000:.1f}ms",
+            )
+            return
+        logger.info(
             "%s %s %d %d %.1fms",
             request.method,
             request.path,
@@ -256,7 +295,7 @@ def create_app(
         except BaseException:
             db.close()
             raise
-    app = web.Application(middlewares=[track_requests, _hosts, _cors, _json_errors, _client_key])
+    app = web.Application(middlewares=[_guard])
     app[STATE] = EmulatorState(config=config, db=db)
     # Registered before the database closes, so the sweeper stops first.
     app.cleanup_ctx.append(_sweep_expired)

@@ -18,6 +18,7 @@ sign-out-all expire it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +51,7 @@ __all__ = [
     "password_matches",
     "query_fields",
     "redirect_url",
+    "session_token",
     "session_wire",
     "state_of",
     "user_agent_of",
@@ -61,13 +63,24 @@ SESSION_COOKIE = "session_token"
 
 
 class Caller:
-    """The user and session a request is authenticated with."""
+    """The user and session a request is authenticated with: the session's ``token``, its
+    ``digest``, its ``user_id``; :attr:`session` is its stored document."""
 
-    def __init__(self, token: str, digest: str, session: dict[str, Any]) -> None:
+    __slots__ = ("_session_text", "digest", "token", "user_id")
+
+    def __init__(self, token: str, digest: str, user_id: str, session_text: str) -> None:
         self.token = token
         self.digest = digest
-        self.session = session
-        self.user_id: str = session["userId"]
+        self.user_id = user_id
+        self._session_text = session_text
+
+    @property
+    def session(self) -> dict[str, Any]:
+        """The session as stored (without its token), decoded when asked for: most requests
+        need only whose session it is. A new dict each time."""
+        value = json.loads(self._session_text)
+        assert isinstance(value, dict)
+        return value
 
 
 def state_of(request: web.Request) -> EmulatorState:
@@ -124,19 +137,26 @@ def not_before(state: EmulatorState, now: float) -> float:
     return now - state.config.session_lifetime
 
 
-async def authenticate(request: web.Request) -> Caller:
-    """The caller of ``request``, from its ``Session`` header or ``session_token`` cookie;
-    a 401 ``missing_session_token`` or ``invalid_session_token`` without a live session."""
+def session_token(request: web.Request) -> str:
+    """The request's session token, from its ``Session`` header or ``session_token``
+    cookie; a 401 ``missing_session_token`` without one."""
     token = request.headers.get("Session") or request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Refusal(401, "missing_session_token", "A session token is required")
+    return token
+
+
+async def authenticate(request: web.Request) -> Caller:
+    """The caller of ``request``, from its ``Session`` header or ``session_token`` cookie;
+    a 401 ``missing_session_token`` or ``invalid_session_token`` without a live session."""
+    token = session_token(request)
     state = state_of(request)
     digest = token_digest(token)
     now = state.clock()
-    session = await state.db.run(Database.live_session, digest, not_before(state, now))
-    if session is None:
+    row = await state.db.run(Database.live_session_row, digest, not_before(state, now))
+    if row is None:
         raise Refusal(401, "invalid_session_token", "The session token is invalid or has expired")
-    return Caller(token, digest, session)
+    return Caller(token, digest, *row)
 
 
 def session_wire(doc: dict[str, Any], token: str) -> dict[str, Any]:

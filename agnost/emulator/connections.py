@@ -22,7 +22,7 @@ import errno
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,10 +31,9 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
-from aiohttp.web_response import StreamResponse
 
 from .config import EmulatorConfig
-from .errors import Refusal, error_body
+from .errors import error_body
 
 __all__ = [
     "ACCEPT_ERROR_INTERVAL",
@@ -42,7 +41,6 @@ __all__ = [
     "Connection",
     "ConnectionFactory",
     "target_matches_host",
-    "track_requests",
 ]
 
 _log = logging.getLogger("agnost.emulator")
@@ -91,7 +89,12 @@ class Connection(RequestHandler):
         self._refused = False
         self._in_request = False
         self._head_begun = False
+        # The two deadlines, each with one timer that is moved only when it fires (as aiohttp
+        # does for its keep-alive): a timer per request, cancelled and made again, costs more
+        # than the rest of what a connection does for a request.
+        self._head_deadline: float | None = None
         self._head_timer: asyncio.TimerHandle | None = None
+        self._write_deadline: float | None = None
         self._write_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -113,10 +116,11 @@ class Connection(RequestHandler):
         if self._refused:
             return
         self._factory.open.pop(self, None)
-        self._stop_head_timer()
-        if self._write_timer is not None:
-            self._write_timer.cancel()
-            self._write_timer = None
+        self._head_deadline = self._write_deadline = None
+        for timer in (self._head_timer, self._write_timer):
+            if timer is not None:
+                timer.cancel()
+        self._head_timer = self._write_timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -125,7 +129,7 @@ class Connection(RequestHandler):
             return
         if data and not self._in_request:
             self._head_begun = True
-            if self._head_timer is None:
+            if self._head_deadline is None:
                 self._start_head_timer()
         super().data_received(data)
 
@@ -133,17 +137,16 @@ class Connection(RequestHandler):
         """A request head is complete: it is being handled."""
         self._in_request = True
         self._head_begun = False
-        self._stop_head_timer()
+        self._head_deadline = None
 
     def request_finished(self) -> None:
         """The request has been handled and its answer is about to be written: it must be
         out of the emulator's buffers within ``bodyTimeout``. What comes next is the next
         request."""
         self._in_request = False
-        if self._write_timer is not None:
-            self._write_timer.cancel()
-        timeout = self._factory.config.body_timeout
-        self._write_timer = self._factory.loop.call_later(timeout, self._write_too_slow)
+        loop = self._factory.loop
+        deadline = self._write_deadline = loop.time() + self._factory.config.body_timeout
+        self._write_timer = _timer_for(loop, self._write_timer, deadline, self._write_check)
 
     def idle(self) -> bool:
         """Whether the connection waits for a request none of whose bytes have come yet: no
@@ -184,26 +187,53 @@ class Connection(RequestHandler):
         return response
 
     def _start_head_timer(self) -> None:
-        timeout = self._factory.config.header_timeout
-        self._head_timer = self._factory.loop.call_later(timeout, self._head_too_slow)
+        loop = self._factory.loop
+        deadline = self._head_deadline = loop.time() + self._factory.config.header_timeout
+        self._head_timer = _timer_for(loop, self._head_timer, deadline, self._head_check)
 
-    def _stop_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_too_slow(self) -> None:
+    def _head_check(self) -> None:
         self._head_timer = None
+        deadline = self._head_deadline
+        if deadline is None:  # the head came in time
+            return
+        loop = self._factory.loop
+        if loop.time() < deadline:  # moved since the timer was set
+            self._head_timer = loop.call_at(deadline, self._head_check)
+            return
+        self._head_deadline = None
         if not self._in_request:
             _log.debug("closed a connection whose request head took too long")
             self.force_close()
 
-    def _write_too_slow(self) -> None:
+    def _write_check(self) -> None:
         self._write_timer = None
+        deadline = self._write_deadline
+        if deadline is None:
+            return
+        loop = self._factory.loop
+        if loop.time() < deadline:  # moved since the timer was set: a later answer's
+            self._write_timer = loop.call_at(deadline, self._write_check)
+            return
+        self._write_deadline = None
         transport = self.transport
         if transport is not None and transport.get_write_buffer_size() > 0:
             _log.debug("cut a connection whose client did not read its answer in time")
             transport.abort()
+
+
+def _timer_for(
+    loop: asyncio.AbstractEventLoop,
+    timer: asyncio.TimerHandle | None,
+    deadline: float,
+    check: Callable[[], None],
+) -> asyncio.TimerHandle:
+    """A timer that calls ``check`` by ``deadline``: ``timer`` if it is set to go off no later
+    (``check`` then sets itself again for the rest of the time), else a new one."""
+    if timer is not None:
+        if timer.when() <= deadline:
+            return timer
+        timer.cancel()  # a shorter timeout than when it was set
+    return loop.call_at(deadline, check)
 
 
 class ConnectionFactory:
@@ -261,32 +291,6 @@ def target_matches_host(request: web.Request) -> bool:
         )
     except ValueError:  # a port that is not one
         return False
-
-
-@web.middleware
-async def track_requests(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[StreamResponse]]
-) -> StreamResponse:
-    """Tell the request's :class:`Connection` when a request is being handled, so that its
-    head timer runs only while a head is arriving and its write deadline once the answer is
-    ready; refuse (400) an absolute-form target naming another host than ``Host`` (see
-    :func:`target_matches_host`)."""
-    connection = request.protocol
-    if not isinstance(connection, Connection):  # served by another runner, aiohttp's own
-        return await handler(request)
-    connection.request_started()
-    try:
-        if not target_matches_host(request):
-            refusal = Refusal(
-                400,
-                "bad_request",
-                "The request target names another host than the Host header",
-                close=True,
-            )
-            return refusal.response()
-        return await handler(request)
-    finally:
-        connection.request_finished()
 
 
 class AcceptErrorLog:

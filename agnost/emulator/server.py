@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
-import os
 import signal
-import sys
 import threading
-import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,6 +25,7 @@ from .config import EmulatorConfig, EmulatorSettings
 from .connections import AcceptErrorLog, ConnectionFactory
 from .db import Database
 from .endpoints import EndpointHandler, EndpointRegistry
+from .logs import LOG_FORMAT, configure_logging
 from .origins import base_url_for, is_loopback
 from .state import STATE, EmulatorState
 
@@ -49,85 +46,6 @@ T = TypeVar("T")
 H = TypeVar("H", bound=EndpointHandler)
 
 _log = logging.getLogger("agnost.emulator")
-
-#: The command line's log line: ``2026-12-01 23:40:00,123 aiohttp.access INFO GET /... 200``.
-LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
-
-
-class _LogFormatter(logging.Formatter):
-    """``LOG_FORMAT``'s formatter, with the date and time text made once a second."""
-
-    _second = -1
-    _text = ""
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        """The record's local time as ``logging.Formatter`` writes it (``2026-12-01
-        23:40:00,123``)."""
-        second = int(record.created)
-        if second != self._second:
-            self._text = super().formatTime(record, datefmt).rpartition(",")[0]
-            self._second = second
-        return f"{self._text},{int(record.msecs):03d}"
-
-
-def configure_logging(level: str) -> None:
-    """Log to stderr from ``level`` (``info`` writes one line per request) in
-    :data:`LOG_FORMAT`, for the command line's process.
-
-    A line per request is most of what logging costs the emulator, so the records skip what
-    the format never shows: the caller's file and line (found by walking the stack), the
-    thread, process and multiprocessing names, as the logging HOWTO's "Optimization" section
-    says. This is process-wide, which the command line's process is for.
-    """
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-    setattr(logging, "_srcfile", None)  # noqa: B010 - the documented switch, a private name
-    handler = _BufferedStderr()
-    handler.setFormatter(_LogFormatter(LOG_FORMAT))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
-    threading.Thread(target=handler.flush_every, name="agnost-emulator-log", daemon=True).start()
-
-
-#: How long a line below WARNING may wait in the log's buffer, in seconds.
-LOG_FLUSH_INTERVAL = 0.2
-
-
-class _BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to stderr through a buffer: a line per request, each its own write system call
-    on line-buffered stderr, is most of what the access log costs. Lines below WARNING are
-    written at most :data:`LOG_FLUSH_INTERVAL` later (and at exit); WARNING and above at once."""
-
-    def __init__(self) -> None:
-        stream = io.TextIOWrapper(
-            io.BufferedWriter(io.FileIO(os.dup(sys.stderr.fileno()), "w"), 64 * 1024),
-            encoding=sys.stderr.encoding,
-            errors="backslashreplace",
-        )
-        super().__init__(stream)
-        self._urgent = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Write the record; flush at once if it is a WARNING or worse."""
-        self._urgent = record.levelno >= logging.WARNING
-        super().emit(record)
-
-    def flush(self) -> None:
-        """Flush only what must not wait (see :meth:`flush_every` for the rest)."""
-        if self._urgent:
-            self._urgent = False
-            super().flush()
-
-    def flush_every(self) -> None:
-        """Flush the buffer every :data:`LOG_FLUSH_INTERVAL`, forever (a daemon thread)."""
-        while True:
-            time.sleep(LOG_FLUSH_INTERVAL)
-            super().flush()
-
-    def close(self) -> None:
-        """Flush everything, then close (logging.shutdown calls this at exit)."""
-        super().flush()
-        super().close()
 
 
 @attrs.define

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from agnost.emulator.server import LOG_FORMAT, _LogFormatter
+from agnost.emulator.logs import LOG_FORMAT, LogFormatter
 
 LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} aiohttp\.access INFO GET /_emulator/health 200 "
@@ -26,7 +26,7 @@ def _count(log: Path) -> int:
 
 
 def test_the_formatter_writes_what_logging_formatter_writes() -> None:
-    fast, plain = _LogFormatter(LOG_FORMAT), logging.Formatter(LOG_FORMAT)
+    fast, plain = LogFormatter(LOG_FORMAT), logging.Formatter(LOG_FORMAT)
     for created in (0.0, 1.9994, 1.9996, 1_780_000_000.5, 1_780_000_000.999, 1_780_000_001.0):
         record = logging.LogRecord("agnost", logging.INFO, __file__, 1, "GET %s", ("/x",), None)
         record.created, record.msecs = created, (created - int(created)) * 1000

@@ -1,0 +1,281 @@
+"""The shortcuts of issue 12 give what the long ways gave: the session listing spliced from
+stored JSON (byte for byte what ``json.dumps`` of the documents was), the one-query listing
+(the same refusals), and the access log's direct line (the same text, and only while nothing
+but the command line's own handler would see the record: any other logging configuration is
+honoured)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+
+from agnost.emulator import Emulator
+from agnost.emulator.auth import session_wire
+from agnost.emulator.db import Database
+from agnost.emulator.security import token_digest
+from agnost.emulator.sessions import listed_session
+
+from .conftest import Api, error_code
+
+UA = {
+    "family": "Firefox",
+    "major": "120",
+    "minor": "0",
+    "patch": "0",
+    "device": {"family": "Other", "major": "0", "minor": "0", "patch": "0"},
+    "os": {"family": "Linux", "major": "0", "minor": "0", "patch": "0"},
+}
+
+DOCS: list[dict[str, Any]] = [
+    {"userId": "u1", "creationDtm": "2026-12-02T01:00:00.000Z", "userAgent": UA},
+    {"userId": "u1", "creationDtm": "x", "userAgent": {**UA, "family": "Navigateur \u00e9\u4e2d"}},
+    {"userId": 'u"1\\\u2028', "accessGroupKeys": ["a", "b"], "n": 1.5, "none": None},
+    {"userId": "u1"},  # nothing but the user
+    {"creationDtm": "x", "userId": "u1"},  # stored by another writer: userId not first
+    {"userId": "u1", "token": "stored by mistake"},  # kept where session_wire keeps it
+]
+
+
+@pytest.mark.parametrize("doc", DOCS)
+@pytest.mark.parametrize("token", ["tok-\u00e9", "0" * 64, 'quote"and\\slash'])
+def test_a_listed_session_is_json_dumps_of_session_wire(doc: dict[str, Any], token: str) -> None:
+    for text in (json.dumps(doc), json.dumps(doc, separators=(",", ":"), ensure_ascii=False)):
+        for _ in range(2):  # worked out, then from what was worked out
+            assert listed_session(text, token) == json.dumps(session_wire(doc, token))
+
+
+def test_the_listing_is_byte_for_byte_what_the_documents_dump_to(api: Api) -> None:
+    api.sign_up()
+    tokens = [api.sign_in() for _ in range(2)]
+    for agent in ("Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",):
+        answer = api.post(
+            "/signin-email",
+            {"email": "ada@example.com", "password": "correct horse"},
+            headers={"User-Agent": agent},
+        )
+        tokens.append(answer.json()["session"]["token"])
+    caller = tokens[1]
+    answer = api.get("/sessions", token=caller)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "application/json; charset=utf-8"
+    user_id = answer.json()[0]["userId"]
+    stored = api.emulator._state().db.call(Database.live_sessions, user_id, 0.0)
+    expected = [
+        session_wire(doc, caller if digest == token_digest(caller) else digest)
+        for digest, doc in stored
+    ]
+    assert len(expected) == 4
+    assert answer.content == json.dumps(expected).encode()
+
+
+def test_the_one_query_listing_refuses_as_authenticate_does(api: Api) -> None:
+    api.sign_up()
+    token = api.sign_in()
+    api.http.cookies.clear()  # the sign-in set the session cookie
+    missing = api.get("/sessions")
+    assert (missing.status_code, error_code(missing)) == (401, "missing_session_token")
+    wrong = api.get("/sessions", token=token + "x")
+    assert (wrong.status_code, error_code(wrong)) == (401, "invalid_session_token")
+    api.emulator.configure(session_lifetime=1)
+    state = api.emulator._state()
+    later = state.clock() + 5
+    state.clock = lambda: later  # the session has expired
+    expired = api.get("/sessions", token=token)
+    assert (expired.status_code, error_code(expired)) == (401, "invalid_session_token")
+    # ... and, as for any other call, it was deleted on the way.
+    assert state.db.call(Database.session_owner, token_digest(token)) is None
+
+
+def test_the_listing_by_cookie(api: Api) -> None:
+    api.sign_up()
+    token = api.sign_in()
+    api.http.cookies.clear()
+    api.http.cookies.set("session_token", token)
+    answer = api.get("/sessions")
+    assert answer.status_code == 200
+    assert [s["token"] for s in answer.json()].count(token) == 1
+
+
+# --- the access log ----------------------------------------------------------------------
+
+_SCRIPT = textwrap.dedent(
+    """
+    import json, logging, sys
+    import requests
+    from agnost.emulator import Emulator
+    from agnost.emulator.logs import configure_logging, direct_handler
+
+    configure_logging("info")
+    access = logging.getLogger("aiohttp.access")
+    root = logging.getLogger()
+    own = direct_handler()
+    seen = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    def undo():
+        access.handlers.clear(); access.filters.clear(); access.setLevel(logging.NOTSET)
+        access.propagate = True; access.disabled = False
+        root.handlers[:] = [own]; own.filters.clear(); own.setLevel(logging.NOTSET)
+        own.setFormatter(own._own_formatter)
+        logging.setLogRecordFactory(logging.LogRecord)
+        logging.addLevelName(logging.INFO, "INFO")
+
+    made = []
+    def counting_factory(*args, **kwargs):
+        record = logging.LogRecord(*args, **kwargs)
+        made.append(record.getMessage())
+        return record
+
+    scenarios = {
+        "plain": lambda: None,
+        "user handler on root": lambda: root.addHandler(Keep()),
+        "user handler at WARNING on root": lambda: root.addHandler(Keep(logging.WARNING)),
+        "filter on the access logger": lambda: access.addFilter(lambda record: False),
+        "access logger at WARNING": lambda: access.setLevel(logging.WARNING),
+        "access logger disabled": lambda: setattr(access, "disabled", True),
+        "own handler at WARNING": lambda: own.setLevel(logging.WARNING),
+        "filter on the own handler": lambda: own.addFilter(lambda record: False),
+        "another formatter": lambda: own.setFormatter(logging.Formatter("FMT %(message)s")),
+        "not propagated, own handler": lambda: (
+            setattr(access, "propagate", False), access.addHandler(Keep())
+        ),
+        "record factory": lambda: logging.setLogRecordFactory(counting_factory),
+        "INFO renamed": lambda: logging.addLevelName(logging.INFO, "NOTE"),
+        "own handler twice": lambda: access.addHandler(own),
+    }
+    results = {}
+    with Emulator(hash_cost=4) as emulator:
+        for name, change in scenarios.items():
+            undo(); seen.clear(); made.clear()
+            change()
+            print(f"--- {name}", file=sys.stderr, flush=True)
+            own._flush_all()
+            direct = own.takes_alone(access)
+            for _ in range(2):
+                requests.get(emulator.base_url + "/_emulator/health", timeout=10)
+            own._flush_all()
+            results[name] = {"direct": direct, "seen": list(seen), "made": list(made)}
+        undo()
+        print("--- ordering", file=sys.stderr, flush=True)
+        requests.get(emulator.base_url + "/_emulator/health", timeout=10)  # a pending line
+        logging.getLogger("agnost.emulator").warning("a warning after the line")
+        own._flush_all()
+    print(json.dumps(results))
+    """
+)
+
+_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} aiohttp\.access INFO "
+    r"GET /_emulator/health 200 \d+ \d+\.\dms$"
+)
+
+
+def _run_scenarios() -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=120, check=True
+    )
+    stderr: dict[str, list[str]] = {}
+    current = ""
+    for line in done.stderr.splitlines():
+        if line.startswith("--- "):
+            current = line[4:]
+            stderr[current] = []
+        else:
+            stderr.setdefault(current, []).append(line)
+    return json.loads(done.stdout), stderr
+
+
+@pytest.fixture(scope="module")
+def scenarios() -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    return _run_scenarios()
+
+
+def _access_lines(lines: list[str]) -> list[str]:
+    return [line for line in lines if "/_emulator/health" in line]
+
+
+def test_the_direct_line_is_the_line_logging_writes(scenarios: Any) -> None:
+    results, stderr = scenarios
+    assert results["plain"]["direct"] is True  # the direct path is the one taken
+    direct = _access_lines(stderr["plain"])
+    assert len(direct) == 2 and all(_LINE.match(line) for line in direct), direct
+    # With a handler of the user's beside it, logging writes the line: the same text.
+    assert results["user handler on root"]["direct"] is False
+    through_logging = _access_lines(stderr["user handler on root"])
+    assert len(through_logging) == 2 and all(_LINE.match(line) for line in through_logging)
+    assert results["user handler on root"]["seen"] == [
+        line.split(" INFO ")[1] for line in through_logging
+    ]
+
+
+def test_a_warning_comes_after_the_lines_before_it(scenarios: Any) -> None:
+    _, stderr = scenarios
+    lines = stderr["ordering"]
+    assert len(lines) == 2 and _LINE.match(lines[0]), lines
+    assert lines[1].endswith(" agnost.emulator WARNING a warning after the line")
+
+
+def test_the_own_handler_twice_writes_twice(scenarios: Any) -> None:
+    results, stderr = scenarios
+    assert results["own handler twice"]["direct"] is False
+    assert len(_access_lines(stderr["own handler twice"])) == 4  # as logging does
+
+
+@pytest.mark.parametrize(
+    ("name", "lines", "seen"),
+    [
+        ("user handler at WARNING on root", 2, 0),  # a handler INFO does not reach
+        ("filter on the access logger", 0, 0),
+        ("access logger at WARNING", 0, 0),
+        ("access logger disabled", 0, 0),
+        ("own handler at WARNING", 0, 0),
+        ("filter on the own handler", 0, 0),
+        ("not propagated, own handler", 0, 2),
+    ],
+)
+def test_another_logging_configuration_is_honoured(
+    scenarios: Any, name: str, lines: int, seen: int
+) -> None:
+    results, stderr = scenarios
+    assert results[name]["direct"] is (name == "user handler at WARNING on root")
+    assert len(_access_lines(stderr[name])) == lines
+    assert len(results[name]["seen"]) == seen
+
+
+def test_a_renamed_level_and_another_formatter_show(scenarios: Any) -> None:
+    results, stderr = scenarios
+    renamed = [line for line in stderr["INFO renamed"] if "/_emulator/health" in line]
+    assert len(renamed) == 2 and all(" aiohttp.access NOTE GET " in line for line in renamed)
+    formatted = [line for line in stderr["another formatter"] if "/_emulator/health" in line]
+    assert len(formatted) == 2 and all(
+        line.startswith("FMT GET /_emulator/health 200 ") for line in formatted
+    )
+    assert not results["another formatter"]["direct"]
+
+
+def test_a_record_factory_makes_every_access_record(scenarios: Any) -> None:
+    results, stderr = scenarios
+    assert results["record factory"]["direct"] is False
+    made = [m for m in results["record factory"]["made"] if "/_emulator/health" in m]
+    assert len(made) == 2
+    assert len(_access_lines(stderr["record factory"])) == 2
+
+
+def test_an_in_process_emulator_logs_through_logging(caplog: pytest.LogCaptureFixture) -> None:
+    import requests
+
+    caplog.set_level("INFO", logger="aiohttp.access")
+    with Emulator(hash_cost=4) as emulator:
+        requests.get(emulator.base_url + "/_emulator/health", timeout=10)
+    assert [
+        r.getMessage().split(" ")[:3] for r in caplog.records if r.name == "aiohttp.access"
+    ] == [["GET", "/_emulator/health", "200"]]
