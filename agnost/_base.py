@@ -14,8 +14,6 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypedDict, TypeVar
 
-import attrs
-
 from ._core import local
 from ._core.errors import (
     APIError,
@@ -69,13 +67,25 @@ class _Inherit(enum.Enum):
 INHERIT = _Inherit.INHERIT
 
 
-@attrs.frozen
 class Settled(Generic[T]):
     """The end of one call before its local change is applied: a value or an error."""
 
-    value: T | None
-    change: local.LocalChange | None
-    error: Exception | None = None
+    # A plain slotted class, not attrs: one is made on every call, and attrs compiles each
+    # class's methods at import (issue 12). Never changed once made.
+    __slots__ = ("change", "error", "value")
+
+    def __init__(
+        self,
+        value: T | None,
+        change: local.LocalChange | None,
+        error: Exception | None = None,
+    ) -> None:
+        self.value = value
+        self.change = change
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"Settled(value={self.value!r}, change={self.change!r}, error={self.error!r})"
 
     def after_storage_error(self, error: StorageError) -> Settled[T]:
         """The outcome once the store refused the change (the header change still holds).
@@ -86,7 +96,7 @@ class Settled(Generic[T]):
         if self.error is not None:
             logger.warning("could not update the stored session: %s", error)
             return self
-        return attrs.evolve(self, error=error)
+        return Settled(self.value, self.change, error)
 
     def unwrap(self) -> T:
         """Return the value, or raise the error."""

@@ -29,6 +29,7 @@ from ._core.errors import (
     TransportError,
 )
 from ._core.http import SESSION_COOKIE, USER_AGENT, Request, Response, Timeout
+from ._core.lazyre import lazy
 from ._core.transport import MAX_LINE, BodyBuffer, describe, redact_queries, too_large
 
 __all__ = ["RequestsTransport"]
@@ -221,8 +222,8 @@ class _NotHTTP(http.client.HTTPException):
 
 
 _LENGTH = re.compile(r"[0-9]+")
-_FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_FIELD_NAME = lazy(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = lazy(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _MAX_LENGTH = 2**64 - 1  # llhttp's
 #: A header block both flavours take, each line as read (up to and with its "\n"): folded
 #: (starting with a space or a tab), or a field name, optional blanks, a colon and a value

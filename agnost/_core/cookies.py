@@ -8,12 +8,12 @@ and return strings, so they fit aiohttp.web, Flask, Django, Starlette or a raw W
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from .errors import InvalidArgumentError, InvalidArgumentTypeError
 from .http import SESSION_COOKIE, header_safe
+from .lazyre import lazy
 from .models import Session
 
 __all__ = [
@@ -46,13 +46,13 @@ Headers = (
 )
 
 # RFC 6265 cookie-octet: printable ASCII except space, DQUOTE, comma, semicolon, backslash.
-_COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
+_COOKIE_VALUE = lazy(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+")
 # The Path attribute's value: printable ASCII but ";" (RFC 6265 av-octet) and ",": a comma
 # would let a path split one Set-Cookie into two where the header is folded (several
 # Set-Cookie values joined by ", ", as some proxies and HTTP libraries do).
-_PATH_VALUE = re.compile(r"[\x20-\x2b\x2d-\x3a\x3c-\x7e]+")
+_PATH_VALUE = lazy(r"[\x20-\x2b\x2d-\x3a\x3c-\x7e]+")
 # The Domain attribute's value: a host name (letters, digits, "-", "_", dots).
-_DOMAIN_VALUE = re.compile(r"[A-Za-z0-9._-]+")
+_DOMAIN_VALUE = lazy(r"[A-Za-z0-9._-]+")
 #: The largest ``max_age`` accepted (browsers cap a cookie's life at 400 days anyway).
 _MAX_AGE_LIMIT = 2**63 - 1
 _SAME_SITE: dict[str, SameSite] = {"lax": "Lax", "strict": "Strict", "none": "None"}

@@ -24,6 +24,7 @@ import attrs
 from . import urls
 from .errors import InvalidArgumentError, InvalidArgumentTypeError
 from .http import NO_SECRETS, Response, Secrets, check_status, decode_json
+from .lazyre import lazy
 from .operations import Endpoint, Outcome, _json, _text
 
 __all__ = [
@@ -136,7 +137,7 @@ class EndpointResponse:
         return decode_json(answer, self._secrets)
 
 
-_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
+_CHARSET = lazy(r";\s*charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
 
 
 def _text_of(body: bytes, content_type: str | None) -> str:
@@ -147,13 +148,29 @@ def _text_of(body: bytes, content_type: str | None) -> str:
         return body.decode("utf-8", errors="replace")
 
 
-@attrs.frozen
 class Reader(Generic[T]):
     """How a 2xx answer of an app endpoint is returned (``returns=``); other statuses
-    raise the errors of the auth calls (their invalidation rules apply in the client)."""
+    raise the errors of the auth calls (their invalidation rules apply in the client).
+    Read-only."""
+
+    # A plain slotted class, not attrs (attrs compiles each class's methods at import).
+    __slots__ = ("read", "returns")
 
     returns: str
-    read: Callable[[Response, Secrets], T] = attrs.field(repr=False)
+    read: Callable[[Response, Secrets], T]
+
+    def __init__(self, returns: str, read: Callable[[Response, Secrets], T]) -> None:
+        object.__setattr__(self, "returns", returns)
+        object.__setattr__(self, "read", read)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Reader is read-only: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Reader is read-only: cannot delete {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Reader(returns={self.returns!r})"
 
     def handle(
         self,
@@ -197,11 +214,11 @@ RETURNS: Mapping[str, tuple[Reader[Any], str]] = {
 
 # --- the request ---------------------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]|%(?:[01][0-9A-Fa-f]|7[Ff])")
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_ENCODED_SLASH = re.compile("%2f", re.IGNORECASE)
-_ENCODED_DOT = re.compile("%2e", re.IGNORECASE)
+_CONTROL = lazy(r"[\x00-\x1f\x7f]|%(?:[01][0-9A-Fa-f]|7[Ff])")
+_SCHEME = lazy(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_BAD_ESCAPE = lazy(r"%(?![0-9A-Fa-f]{2})")
+_ENCODED_SLASH = lazy("%2f", re.IGNORECASE)
+_ENCODED_DOT = lazy("%2e", re.IGNORECASE)
 
 
 def request_path(path: object) -> str:
@@ -305,9 +322,9 @@ def _param_value(value: object) -> str:
 
 
 #: RFC 9110 token characters: what a header name is made of.
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_NAME = lazy(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 #: Printable ASCII, inner spaces and tabs; no white space at either end.
-_HEADER_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?")
+_HEADER_VALUE = lazy(r"(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?")
 #: Headers a call may not set: the protocol's own (§2), and the framing and hop headers
 #: the HTTP library writes (``User-Agent`` names the SDK; the server derives the session's
 #: ``userAgent`` from it). Content-Type is the protocol's only when a JSON body is sent.
@@ -410,17 +427,46 @@ def call(
 # --- the table codegen renders -------------------------------------------------------------
 
 
-@attrs.frozen
+_ENDPOINTMETHOD_FIELDS = ("name", "http_method", "body", "doc", "js_name")
+
+
 class EndpointMethod:
     """One method of ``client.endpoint``: its name, HTTP method (``None``: the caller's),
     whether it takes a JSON body (``"positional"`` after the path, ``"keyword"``, or
-    ``None``), its docstring, and the official client's name for it (``None``: none)."""
+    ``None``), its docstring, and the official client's name for it (``None``: none).
+    Read-only."""
+
+    # A plain slotted class, not attrs (attrs compiles each class's methods at import).
+    __slots__ = ("body", "doc", "http_method", "js_name", "name")
 
     name: str
     http_method: str | None
     body: str | None
     doc: str
-    js_name: str | None = None
+    js_name: str | None
+
+    def __init__(
+        self,
+        name: str,
+        http_method: str | None,
+        body: str | None,
+        doc: str,
+        js_name: str | None = None,
+    ) -> None:
+        _set = object.__setattr__
+        for field, value in zip(
+            _ENDPOINTMETHOD_FIELDS, (name, http_method, body, doc, js_name), strict=True
+        ):
+            _set(self, field, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"EndpointMethod is read-only: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"EndpointMethod is read-only: cannot delete {name!r}")
+
+    def __repr__(self) -> str:
+        return f"EndpointMethod(name={self.name!r}, http_method={self.http_method!r})"
 
 
 _RETURNS_DOC = """

@@ -29,6 +29,7 @@ from .errors import (
     ResponseDecodeError,
     api_error,
 )
+from .lazyre import lazy
 
 __all__ = [
     "CLIENT_NAME",
@@ -120,13 +121,34 @@ class Timeout:
                 )
 
 
-@attrs.frozen
 class ClientConfig:
-    """What every request of one client shares: where it goes and how it identifies itself."""
+    """What every request of one client shares: where it goes and how it identifies itself.
+
+    Read-only once made (a client and its scopes share one). ``repr`` shows the base URL only.
+    """
+
+    # A plain slotted class, not attrs: it is internal, and attrs compiles each class's
+    # methods at import (issue 12).
+    __slots__ = ("api_key", "base_url", "client_key")
 
     base_url: str
-    client_key: str = attrs.field(repr=False)
-    api_key: str | None = attrs.field(default=None, repr=False)
+    client_key: str
+    api_key: str | None
+
+    def __init__(self, base_url: str, client_key: str, api_key: str | None = None) -> None:
+        _set = object.__setattr__
+        _set(self, "base_url", base_url)
+        _set(self, "client_key", client_key)
+        _set(self, "api_key", api_key)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"ClientConfig is read-only: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"ClientConfig is read-only: cannot delete {name!r}")
+
+    def __repr__(self) -> str:
+        return f"ClientConfig(base_url={self.base_url!r})"
 
     @classmethod
     def create(cls, env_url: object, client_key: object, api_key: object = None) -> ClientConfig:
@@ -172,39 +194,62 @@ class ClientConfig:
         return f"{self.base_url}{path}?{encoded}" if encoded else f"{self.base_url}{path}"
 
 
-@attrs.frozen
 class Request:
     """One HTTP request to send. Headers and query are left out of ``repr``: they carry secrets.
 
     ``max_response_bytes``: this request's cap on the answer's body, in place of the
-    transport's own (``None``: the transport's).
+    transport's own (``None``: the transport's). Made once per call and never changed.
     """
 
-    method: str
-    url: str = attrs.field(repr=lambda url: repr(url.split("?", 1)[0]))
-    headers: Mapping[str, str] = attrs.field(repr=False)
-    body: bytes | None = attrs.field(default=None, repr=False)
-    max_response_bytes: int | None = None
+    # Plain slotted classes, not attrs: made on every call, where a hand-written __init__
+    # costs a fraction of attrs' frozen one, and attrs compiles each class at import.
+    __slots__ = ("body", "headers", "max_response_bytes", "method", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None = None,
+        max_response_bytes: int | None = None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.max_response_bytes = max_response_bytes
+
+    def __repr__(self) -> str:
+        return (
+            f"Request(method={self.method!r}, url={self.url.split('?', 1)[0]!r},"
+            f" max_response_bytes={self.max_response_bytes!r})"
+        )
 
 
-@attrs.frozen
 class Response:
-    """What a transport got back: status, reason phrase, headers and the (bounded) body."""
+    """What a transport got back: status, reason phrase, headers and the (bounded) body.
+    Made once per exchange and never changed; ``repr`` shows neither headers nor body."""
 
-    status: int
-    reason: str
-    headers: Mapping[str, str] = attrs.field(repr=False)
-    body: bytes = attrs.field(repr=False)
+    __slots__ = ("body", "headers", "reason", "status")
+
+    def __init__(self, status: int, reason: str, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"Response(status={self.status!r}, reason={self.reason!r})"
 
 
 # Control characters, and runs of white space (newlines, tabs) folded into one space.
-_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]+")
-_TOKEN_FIELD = re.compile(
+_CONTROL = lazy(r"[\s\x00-\x1f\x7f]+")
+_TOKEN_FIELD = lazy(
     r'("(?:token|session|sessionToken|access_token|accessToken|key|password)"\s*:\s*")'
     r'(?:[^"\\]|\\.)*'
 )
 _REDACTED = "[redacted]"
-_WORD = re.compile(r"\w")
+_WORD = lazy(r"\w")
 # The length from which a password is distinctive (NIST's minimum for a password).
 _DISTINCTIVE = 8
 
@@ -213,7 +258,6 @@ def _present(values: Iterable[str | None]) -> tuple[str, ...]:
     return tuple(filter(None, values))
 
 
-@attrs.frozen
 class Secrets:
     """The secrets of one exchange, which free text shown to people (an error's message, an
     excerpt of a body) never shows. Codes, statuses and data are never redacted.
@@ -238,13 +282,23 @@ class Secrets:
     whatever the number of secrets (the longest first). ``repr`` shows none of them.
     """
 
-    tokens: tuple[str, ...] = attrs.field(default=(), converter=_present, repr=False)
-    passwords: tuple[str, ...] = attrs.field(default=(), converter=_present, repr=False)
-    codes: tuple[str, ...] = attrs.field(default=(), converter=_present, repr=False)
-    # Built on first use: most exchanges succeed and never redact anything.
-    _compiled: tuple[re.Pattern[str] | None, int] | None = attrs.field(
-        init=False, default=None, repr=False, eq=False
-    )
+    # A plain slotted class, not attrs: one is made on every call.
+    __slots__ = ("_compiled", "codes", "passwords", "tokens")
+
+    def __init__(
+        self,
+        tokens: Iterable[str | None] = (),
+        passwords: Iterable[str | None] = (),
+        codes: Iterable[str | None] = (),
+    ) -> None:
+        self.tokens = _present(tokens)
+        self.passwords = _present(passwords)
+        self.codes = _present(codes)
+        # Built on first use: most exchanges succeed and never redact anything.
+        self._compiled: tuple[re.Pattern[str] | None, int] | None = None
+
+    def __repr__(self) -> str:
+        return "Secrets()"
 
     @property
     def longest(self) -> int:
@@ -263,7 +317,7 @@ class Secrets:
             # Found at every position (a lookahead), so that overlapping secrets are all
             # covered.
             pattern = re.compile(f"(?=({'|'.join(alternatives)}))") if found else None
-            object.__setattr__(self, "_compiled", (pattern, len(ordered[0]) if ordered else 0))
+            self._compiled = (pattern, len(ordered[0]) if ordered else 0)
         assert self._compiled is not None
         return self._compiled
 

@@ -100,17 +100,34 @@ class SessionChangeKind(str, enum.Enum):
     INVALIDATED = "invalidated"
 
 
-@attrs.frozen
 class Store:
     """Save ``update`` to the store; if it holds a session, send its token from now on.
 
-    ``kind`` says what the change is, for ``on_session_change``.
+    ``kind`` says what the change is, for ``on_session_change``. Equal to another
+    ``Store`` with the same update (the kind only labels it). Never changed once made.
     """
 
-    # The update holds a session token: the repr names only the keys it changes.
-    update: StoreUpdate = attrs.field(repr=lambda update: f"<{', '.join(update)}>")
-    # Equality is about what changes in the store; the kind only labels it for the callback.
-    kind: SessionChangeKind = attrs.field(default=SessionChangeKind.ESTABLISHED, eq=False)
+    # Plain slotted classes, not attrs: one is made by every call that changes something,
+    # and attrs compiles each class's methods at import (issue 12).
+    __slots__ = ("kind", "update")
+
+    def __init__(
+        self, update: StoreUpdate, kind: SessionChangeKind = SessionChangeKind.ESTABLISHED
+    ) -> None:
+        self.update = update
+        self.kind = kind
+
+    def __repr__(self) -> str:
+        # The update holds a session token: the repr names only the keys it changes.
+        return f"Store(update=<{', '.join(self.update)}>, kind={self.kind!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Store:
+            return NotImplemented
+        # Equality is about what changes in the store; the kind only labels it.
+        return self.update == other.update
+
+    __hash__ = None  # type: ignore[assignment] # the update is a dict
 
     @property
     def token(self) -> str | None:
@@ -120,18 +137,37 @@ class Store:
         return token if isinstance(token, str) and header_safe(token) else None
 
 
-@attrs.frozen
 class Clear:
     """Remove the stored session and user.
 
     ``stop_sending``: also stop sending the ``Session`` header. ``notify``: then call the
     client's ``sign_in_redirect``. ``if_token``: act only where the token is still this one
-    (a newer session, stored meanwhile by another call or process, survives).
+    (a newer session, stored meanwhile by another call or process, survives). Compared by
+    value; never changed once made.
     """
 
-    stop_sending: bool
-    notify: bool = False
-    if_token: str | None = attrs.field(default=None, repr=False)
+    __slots__ = ("if_token", "notify", "stop_sending")
+
+    def __init__(
+        self, stop_sending: bool, notify: bool = False, if_token: str | None = None
+    ) -> None:
+        self.stop_sending = stop_sending
+        self.notify = notify
+        self.if_token = if_token
+
+    def __repr__(self) -> str:
+        return f"Clear(stop_sending={self.stop_sending!r}, notify={self.notify!r})"
+
+    def _key(self) -> tuple[bool, bool, str | None]:
+        return (self.stop_sending, self.notify, self.if_token)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Clear:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     @property
     def kind(self) -> SessionChangeKind:
@@ -283,13 +319,19 @@ def _read(cls: type[T], data: WireObject | None, what: str) -> T | None:
         ) from exc
 
 
-@attrs.frozen
+_LOCALMETHOD_FIELDS = ("name", "js_name", "doc", "returns", "kind", "func")
+
+
 class LocalMethod:
     """One row of the local-method table that ``codegen`` turns into ``client.auth`` methods.
 
     ``kind`` is ``"read"`` (``func`` takes the stored state and returns a value) or
     ``"change"`` (``func`` takes the public arguments and returns the change to apply).
+    Read-only.
     """
+
+    # A plain slotted class, not attrs (attrs compiles each class's methods at import).
+    __slots__ = ("doc", "func", "js_name", "kind", "name", "returns")
 
     name: str
     js_name: str
@@ -297,6 +339,24 @@ class LocalMethod:
     returns: str
     kind: str
     func: Any
+
+    def __init__(
+        self, name: str, js_name: str, doc: str, returns: str, kind: str, func: Any
+    ) -> None:
+        _set = object.__setattr__
+        for field, value in zip(
+            _LOCALMETHOD_FIELDS, (name, js_name, doc, returns, kind, func), strict=True
+        ):
+            _set(self, field, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"LocalMethod is read-only: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"LocalMethod is read-only: cannot delete {name!r}")
+
+    def __repr__(self) -> str:
+        return f"LocalMethod(name={self.name!r}, kind={self.kind!r})"
 
 
 LOCAL_METHODS: tuple[LocalMethod, ...] = (

@@ -91,7 +91,9 @@ def _checks(cls: type) -> tuple[tuple[str, Any, bool], ...]:
     return tuple(checks)
 
 
-@attrs.frozen
+# Never made itself: its fields are its subclasses' first ones, and each subclass gets its
+# own methods, so attrs is spared compiling methods nothing calls (issue 12).
+@attrs.frozen(init=False, repr=False, eq=False)
 class _Versioned(_Checked):
     """A name and a version, the way the server splits a User-Agent: ``Chrome 99.0.4844``."""
 

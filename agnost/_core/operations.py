@@ -17,11 +17,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import parse_qs, quote, urlsplit
 
-import attrs
-
 from . import local
 from .errors import InvalidArgumentError, InvalidArgumentTypeError, ResponseDecodeError
 from .http import Response, Secrets, check_status, decode_json, excerpt
+from .lazyre import lazy
 from .models import AuthGrant, Session, SignUpResult, User
 from .wire import from_wire, sessions_from_json
 
@@ -54,7 +53,6 @@ class Effect(enum.Enum):
     SIGN_OUT = "sign_out"  # CLEAR, but only when the signed-out session is our own
 
 
-@attrs.frozen
 class Endpoint:
     """Where a call goes and what it carries; the client adds the base URL and headers.
 
@@ -65,26 +63,74 @@ class Endpoint:
     are the values no message may show (see :class:`~agnost._core.http.Secrets`); none of
     these appear in the ``repr``. ``headers`` are a call's own headers, sent after the protocol's
     (an app endpoint call's); ``max_response_bytes`` its own cap on the answer's body.
+
+    Made by a builder and never changed afterwards (:meth:`replace` makes a changed copy).
     """
 
-    method: str
-    path: str
-    query: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
-    body: bytes | None = attrs.field(default=None, repr=False)
-    target_token: str | None = attrs.field(default=None, repr=False)
-    tokens: tuple[str, ...] = attrs.field(default=(), repr=False)
-    passwords: tuple[str, ...] = attrs.field(default=(), repr=False)
-    codes: tuple[str, ...] = attrs.field(default=(), repr=False)
-    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
-    max_response_bytes: int | None = None
+    # A plain slotted class, not attrs: one is made on every call, and attrs compiles each
+    # class's methods at import (issue 12).
+    __slots__ = (
+        "body",
+        "codes",
+        "headers",
+        "max_response_bytes",
+        "method",
+        "passwords",
+        "path",
+        "query",
+        "target_token",
+        "tokens",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: tuple[tuple[str, str], ...] = (),
+        body: bytes | None = None,
+        target_token: str | None = None,
+        tokens: tuple[str, ...] = (),
+        passwords: tuple[str, ...] = (),
+        codes: tuple[str, ...] = (),
+        headers: tuple[tuple[str, str], ...] = (),
+        max_response_bytes: int | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query = query
+        self.body = body
+        self.target_token = target_token
+        self.tokens = tokens
+        self.passwords = passwords
+        self.codes = codes
+        self.headers = headers
+        self.max_response_bytes = max_response_bytes
+
+    def replace(self, **changes: Any) -> Endpoint:
+        """A copy with ``changes`` (keyword arguments of the constructor) applied."""
+        fields = {name: getattr(self, name) for name in Endpoint.__slots__}
+        fields.update(changes)
+        return Endpoint(**fields)
+
+    def __repr__(self) -> str:
+        # The query, body, headers and secrets carry tokens, passwords and codes.
+        return (
+            f"Endpoint(method={self.method!r}, path={self.path!r},"
+            f" max_response_bytes={self.max_response_bytes!r})"
+        )
 
 
-@attrs.frozen
 class Outcome(Generic[T_co]):
     """A successful call: the value to return and what changes locally (if anything)."""
 
-    value: T_co
-    change: local.LocalChange | None
+    __slots__ = ("change", "value")
+
+    def __init__(self, value: T_co, change: local.LocalChange | None) -> None:
+        self.value = value
+        self.change = change
+
+    def __repr__(self) -> str:
+        return f"Outcome(value={self.value!r}, change={self.change!r})"
 
 
 class Handler(Protocol[T_co]):
@@ -103,13 +149,18 @@ class Handler(Protocol[T_co]):
         """The outcome of the exchange, or the error the answer carries."""
 
 
-@attrs.frozen
+_OPERATION_FIELDS = ("name", "js_name", "doc", "returns", "build", "parse", "effect")
+
+
 class Operation(Generic[T]):
     """One row of the operation table.
 
     ``build`` has exactly the public method's signature; ``parse`` turns the decoded JSON of
-    a 2xx answer into the result (``None`` for operations whose answer is empty).
+    a 2xx answer into the result (``None`` for operations whose answer is empty). Read-only.
     """
+
+    # A plain slotted class, not attrs (attrs compiles each class's methods at import).
+    __slots__ = ("build", "doc", "effect", "js_name", "name", "parse", "returns")
 
     name: str
     js_name: str
@@ -118,6 +169,31 @@ class Operation(Generic[T]):
     build: Callable[..., Endpoint]
     parse: Callable[[Any], T] | None
     effect: Effect
+
+    def __init__(
+        self,
+        name: str,
+        js_name: str,
+        doc: str,
+        returns: str,
+        build: Callable[..., Endpoint],
+        parse: Callable[[Any], T] | None,
+        effect: Effect,
+    ) -> None:
+        _set = object.__setattr__
+        for field, value in zip(
+            _OPERATION_FIELDS, (name, js_name, doc, returns, build, parse, effect), strict=True
+        ):
+            _set(self, field, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Operation is read-only: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Operation is read-only: cannot delete {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Operation(name={self.name!r}, returns={self.returns!r}, effect={self.effect})"
 
     def handle(
         self,
@@ -280,7 +356,7 @@ def _with_password(path: str, key: str, value: object, password: object, **extra
     """A sign-up or sign-in: ``{key: value, "password": password, ...}``."""
     secret = _text("password", password)
     body = {key: _text(key, value), "password": secret, **extra}
-    return attrs.evolve(_post(path, body), passwords=(secret,))
+    return _post(path, body).replace(passwords=(secret,))
 
 
 def _user_data(name_or_user_data: object) -> dict[str, Any]:
@@ -317,7 +393,7 @@ def sign_out(session_token: str | None = None) -> Endpoint:
     if session_token is None:
         return _post("/signout", {})
     token = _required("session_token", session_token)
-    return attrs.evolve(_post("/signout", {"token": token}), target_token=token)
+    return _post("/signout", {"token": token}).replace(target_token=token)
 
 
 def sign_out_all() -> Endpoint:
@@ -338,7 +414,7 @@ def get_user_from_db() -> Endpoint:
 
 def get_auth_grant(access_token: str | None = None) -> Endpoint:
     token = _access_token(access_token)
-    return attrs.evolve(_get("/grant", key=token), tokens=(token,))
+    return _get("/grant", key=token).replace(tokens=(token,))
 
 
 def _phone_and_code(path: str, phone: object, code: object, *, code_first: bool) -> Endpoint:
@@ -347,14 +423,14 @@ def _phone_and_code(path: str, phone: object, code: object, *, code_first: bool)
     number = _required("phone", phone)
     secret = _required("code", code)
     query = {"code": secret, "phone": number} if code_first else {"phone": number, "code": secret}
-    return attrs.evolve(_post(path, **query), codes=(secret,))
+    return _post(path, **query).replace(codes=(secret,))
 
 
 def _password_body(path: str, **fields: object) -> Endpoint:
     """A POST whose JSON body is ``fields``; the ones ending in ``Password`` are passwords."""
     body = {key: _required(_snake(key), value) for key, value in fields.items()}
     passwords = tuple(v for k, v in body.items() if k.endswith("Password"))
-    return attrs.evolve(_post(path, body), passwords=passwords)
+    return _post(path, body).replace(passwords=passwords)
 
 
 def _snake(wire_name: str) -> str:
@@ -411,16 +487,16 @@ def reset_pwd_with_token(access_token: str, new_password: str) -> Endpoint:
     token = _access_token(_text("access_token", access_token), "reset_pwd_with_token")
     password = _required("new_password", new_password)
     endpoint = _post("/reset-pwd", {"newPassword": password}, key=token)
-    return attrs.evolve(endpoint, tokens=(token,), passwords=(password,))
+    return endpoint.replace(tokens=(token,), passwords=(password,))
 
 
 def reset_pwd_with_code(phone: str, code: str, new_password: str) -> Endpoint:
     query = _phone_and_code("/reset-pwd-code", phone, code, code_first=False)
     password = _required("new_password", new_password)
-    return attrs.evolve(query, body=_json({"newPassword": password}), passwords=(password,))
+    return query.replace(body=_json({"newPassword": password}), passwords=(password,))
 
 
-_PROVIDER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_PROVIDER_NAME = lazy(r"[a-z0-9][a-z0-9_-]*")
 
 
 def sign_in_with_provider(base_url: str, provider: str) -> str:

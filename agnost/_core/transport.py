@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 from urllib.parse import urlsplit
 
 from .errors import ResponseTooLargeError
 from .http import Request
+from .lazyre import lazy
 
 __all__ = ["MAX_HEADERS", "MAX_LINE", "BodyBuffer", "describe", "redact_queries", "too_large"]
 
@@ -18,7 +18,7 @@ MAX_LINE = 8190
 #: The most header lines both flavours accept (http.client refuses a 100th).
 MAX_HEADERS = 99
 
-_QUERY = re.compile(r"\?[^\s'\")]*")
+_QUERY = lazy(r"\?[^\s'\")]*")
 
 
 def redact_queries(text: str) -> str:

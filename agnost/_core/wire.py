@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from .errors import InvalidArgumentError
+from .lazyre import lazy
 from .models import Device, OperatingSystem, Session, User, UserAgent
 
 if TYPE_CHECKING:
@@ -36,12 +37,20 @@ T = TypeVar("T")
 
 # The key under which the generated structure functions receive the unknown keys.
 _EXTRA_KEY = "\x00extra"
-_CAMEL = re.compile(r"_([a-z])")
+
+
+def _camel(name: str) -> str:
+    """``name`` with each ``_x`` (``x`` an ASCII lowercase letter) turned into ``X``: what
+    ``re.sub(r"_([a-z])", ...)`` does, without compiling a pattern at import."""
+    head, *rest = name.split("_")
+    return head + "".join(
+        part[0].upper() + part[1:] if "a" <= part[:1] <= "z" else "_" + part for part in rest
+    )
 
 
 def _wire_name(field: attrs.Attribute[Any]) -> str:
     wire = field.metadata.get("wire")
-    return wire if isinstance(wire, str) else _CAMEL.sub(lambda m: m.group(1).upper(), field.name)
+    return wire if isinstance(wire, str) else _camel(field.name)
 
 
 def _strict(kind: type[T]) -> Callable[[Any, type[T]], T]:
@@ -55,7 +64,7 @@ def _strict(kind: type[T]) -> Callable[[Any, type[T]], T]:
 
 # RFC 3339, the timestamps the server sends; checked here so that what parses does not
 # depend on the Python version (3.11's fromisoformat also takes ISO week dates and more).
-_RFC3339 = re.compile(
+_RFC3339 = lazy(
     r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?"
     r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
 )

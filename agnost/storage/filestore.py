@@ -86,8 +86,6 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from .._core.errors import InvalidArgumentTypeError, StorageError
 from .._core.local import to_json
 from . import _fileio
@@ -116,7 +114,12 @@ def default_data_dir() -> Path:
     """The data directory used when none is given: ``$AGNOST_DATA_DIR`` if set and not empty,
     else ``platformdirs.user_data_dir("agnost")``."""
     override = os.environ.get(DATA_DIR_ENV, "").strip()
-    return Path(override).expanduser() if override else Path(platformdirs.user_data_dir("agnost"))
+    if override:
+        return Path(override).expanduser()
+    # Imported here: only a default path needs it, and it costs ~3 ms of import (issue 12).
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("agnost"))
 
 
 def profile_name(env_url: str, client_key: str) -> str:
