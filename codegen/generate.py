@@ -1,6 +1,7 @@
 """Render the method layers of both flavours from the core's tables: ``client.auth``
 (``agnost/_auth.py``, ``agnost_async/_auth.py``) and ``client.endpoint``
-(``agnost/_endpoint.py``, ``agnost_async/_endpoint.py``)."""
+(``agnost/_endpoint.py``, ``agnost_async/_endpoint.py``); and the models' structure
+functions, compiled ahead of time (``agnost/_core/_structure.py``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from agnost._core import endpoint, local, operations
+from agnost._core import endpoint, local, operations, wire
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -271,11 +272,50 @@ def generate_endpoint(flavour: Flavour) -> str:
     return _formatted(render_endpoint(flavour), flavour.endpoint_path)
 
 
+STRUCTURE_PATH = "agnost/_core/_structure.py"
+_STRUCTURE_HEADER = f"""{HEADER} from agnost/_core/models.py and agnost/_core/wire.py: do not edit.
+# Change the models or wire._structure_source, then run `python -m codegen`.
+# mypy: ignore-errors
+# ruff: noqa: E501
+\"\"\"The structure functions of agnost's models, compiled ahead of time (generated).
+
+``FACTORIES`` maps each model to its function's source, the names that source uses and its
+factory, which takes those names and returns the function. :func:`agnost._core.wire.
+_fast_structure_fn` uses a factory only when the source is the one it would compile.
+\"\"\"
+"""
+
+
+def render_structure() -> str:
+    """The module of precompiled structure functions, one factory per model."""
+    own = wire._OwnHooks()
+    own.hooks.update(wire._STRICT)
+    parts = [_STRUCTURE_HEADER]
+    entries = []
+    for cls in wire._MODELS:
+        source, names = wire._structure_source(own, cls)
+        params = tuple(sorted(names))
+        factory = f"_make_{cls.__name__}"
+        body = "\n".join(f"    {line}" if line else "" for line in source.splitlines())
+        signature = f"def {factory}(*, {', '.join(params)}):"
+        parts.append(f"\n\n{signature}\n{body}\n\n    return structure\n")
+        key = cls.__qualname__  # agnost/__init__.py renames the models' module
+        entries.append(f"    {key!r}: ({source!r}, {params!r}, {factory}),")
+    parts.append("\n\nFACTORIES = {\n" + "\n".join(entries) + "\n}\n")
+    return "".join(parts)
+
+
+def generate_structure() -> str:
+    """The final, formatted source of the precompiled structure functions."""
+    return _formatted(render_structure(), STRUCTURE_PATH)
+
+
 def _outputs() -> Iterable[tuple[str, Callable[[], str]]]:
     """Every generated file: its path and what writes it."""
     for flavour in FLAVOURS:
         yield flavour.path, functools.partial(generate, flavour)
         yield flavour.endpoint_path, functools.partial(generate_endpoint, flavour)
+    yield STRUCTURE_PATH, generate_structure
 
 
 def _marked_files() -> set[str]:

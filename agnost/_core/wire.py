@@ -141,6 +141,35 @@ def _register_model(conv: cattrs.Converter, cls: type[Any]) -> None:
 def _fast_structure_fn(conv: Any, cls: type[Any]) -> Callable[[Any, Any], Any]:
     """A structure function written for ``cls``, like the ones cattrs generates, but lean.
 
+    The source is :func:`_structure_source`'s. For agnost's own models, ``codegen`` has
+    compiled it ahead of time (:mod:`agnost._core._structure`, a factory per model taking
+    the names the source uses): that one is used when its source is exactly this one;
+    otherwise (a model changed since ``python -m codegen`` ran, or another class) the
+    source is compiled here. Compiling the five at import cost about a millisecond.
+    """
+    source, names = _structure_source(conv, cls)
+    made = _precompiled(cls, source, names)
+    if made is not None:
+        return made
+    exec(source, names)
+    return names["structure"]  # type: ignore[no-any-return]
+
+
+def _precompiled(
+    cls: type[Any], source: str, names: dict[str, Any]
+) -> Callable[[Any, Any], Any] | None:
+    from . import _structure
+
+    found: Any = _structure.FACTORIES.get(cls.__qualname__)
+    if found is None or found[0] != source or found[1] != tuple(sorted(names)):
+        return None
+    return found[2](**names)  # type: ignore[no-any-return]
+
+
+def _structure_source(conv: Any, cls: type[Any]) -> tuple[str, dict[str, Any]]:
+    """The source of :func:`_fast_structure_fn`'s function for ``cls`` (it defines
+    ``structure``), and the names it uses besides the builtins.
+
     Sessions are structured on every ``get_all_sessions``, so this is the SDK's hot path:
     one generated function per model, strict checks inline for plain strings and booleans,
     no per-field dispatch, and the unknown keys collected only when there are any.
@@ -252,8 +281,7 @@ def _fast_structure_fn(conv: Any, cls: type[Any]) -> Callable[[Any, Any], Any]:
         "    return obj",
     ]
 
-    exec("\n".join(lines), names)
-    return names["structure"]  # type: ignore[no-any-return]
+    return "\n".join(lines), names
 
 
 def _optional_of(kind: Any) -> Any:

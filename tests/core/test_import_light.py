@@ -137,3 +137,24 @@ def test_importing_agnost_imports_no_platformdirs_until_a_default_path_is_needed
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.split() == ["False", "True", "True"]
+
+
+def test_the_models_structure_functions_come_compiled_by_codegen_and_fall_back_on_drift() -> None:
+    from agnost._core import _structure, wire
+
+    for cls in wire._MODELS:
+        # Made by the generated factory (its code lives in _structure.py), not by exec.
+        assert wire._STRICT[cls].__code__.co_filename == _structure.__file__
+        own = wire._OwnHooks()
+        own.hooks.update(wire._STRICT)
+        source, names = wire._structure_source(own, cls)
+        assert wire._precompiled(cls, source, names) is not None
+        # A source that differs (a model changed, codegen not run): compiled here instead.
+        assert wire._precompiled(cls, source + "\n", names) is None
+        assert wire._precompiled(cls, source, {**names, "extra_name": 1}) is None
+    # Same answers either way.
+    fresh, names = wire._structure_source(wire.converter, agnost.Session)
+    exec(fresh, names)
+    from tests.samples import SESSION
+
+    assert names["structure"](SESSION, agnost.Session) == agnost.from_wire(agnost.Session, SESSION)
