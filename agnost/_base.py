@@ -320,8 +320,9 @@ class BaseClient:
 
     def _request(self, endpoint: Endpoint, token: str | None) -> Request:
         headers = self._config.headers(token, json_body=endpoint.body is not None)
-        # A call's own headers never name a protocol header (the core refuses those).
-        headers.update(endpoint.headers)
+        if endpoint.headers:
+            # A call's own headers never name a protocol header (the core refuses those).
+            headers.update(endpoint.headers)
         return Request(
             method=endpoint.method,
             url=self._config.url(endpoint.path, endpoint.query),

@@ -182,7 +182,11 @@ async def _closed_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[
 def _reason(reason: str | None) -> str:
     """The reason phrase as the blocking flavour gives it: its bytes read as Latin-1 (as
     http.client does); aiohttp decoded them as UTF-8, escaping what was not."""
-    return (reason or "").encode("utf-8", "surrogateescape").decode("latin-1")
+    if reason is None:
+        return ""
+    if reason.isascii():  # the usual "OK": the same text either way
+        return reason
+    return reason.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def _env_proxy(url: yarl.URL) -> str | None:

@@ -153,7 +153,8 @@ class AsyncClient(BaseClient):
 
     async def _send(self, op: Handler[T], endpoint: Endpoint) -> T:
         self._check_open()
-        await self._ensure_restored()
+        if not self._restored:  # once per client: no coroutine to await after that
+            await self._ensure_restored()
         token = self._token
         response = await self._transport.send(self._request(endpoint, token))
         # A large answer is decoded in pieces in a worker thread (agnost._core.jsonpieces),

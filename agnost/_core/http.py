@@ -282,8 +282,9 @@ class Secrets:
     whatever the number of secrets (the longest first). ``repr`` shows none of them.
     """
 
-    # A plain slotted class, not attrs: one is made on every call.
-    __slots__ = ("_compiled", "codes", "passwords", "tokens")
+    # A plain slotted class, not attrs: one is made on every call, and most calls never
+    # look at it, so even the empty values are only dropped on first use.
+    __slots__ = ("_compiled", "_given", "_kept")
 
     def __init__(
         self,
@@ -291,14 +292,34 @@ class Secrets:
         passwords: Iterable[str | None] = (),
         codes: Iterable[str | None] = (),
     ) -> None:
-        self.tokens = _present(tokens)
-        self.passwords = _present(passwords)
-        self.codes = _present(codes)
+        self._given = (tokens, passwords, codes)
+        self._kept: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
         # Built on first use: most exchanges succeed and never redact anything.
         self._compiled: tuple[re.Pattern[str] | None, int] | None = None
 
     def __repr__(self) -> str:
         return "Secrets()"
+
+    def _secrets(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        if self._kept is None:
+            tokens, passwords, codes = self._given
+            self._kept = (_present(tokens), _present(passwords), _present(codes))
+        return self._kept
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """The machine-made secrets (empty values left out)."""
+        return self._secrets()[0]
+
+    @property
+    def passwords(self) -> tuple[str, ...]:
+        """The passwords (empty values left out)."""
+        return self._secrets()[1]
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The one-time codes (empty values left out)."""
+        return self._secrets()[2]
 
     @property
     def longest(self) -> int:
