@@ -14,12 +14,11 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
-from . import admin, auth, endpoints, oauth, ui
+from . import admin, auth, endpoints, logs, oauth, ui
 from .config import EmulatorConfig
 from .connections import Connection, target_matches_host
 from .db import Database, DatabaseThread
 from .errors import Refusal, error_body, where
-from .logs import direct_handler
 from .origins import origin_allowed
 from .state import STATE, EmulatorState
 
@@ -188,18 +187,19 @@ class AccessLogger(AbstractAccessLogger):
         when nothing but it would see the record (see :mod:`.logs`), else through
         ``logging``."""
         logger = self.logger
-        if not logger.isEnabledFor(logging.INFO):  # as logger.info() would find first
-            return
-        direct = direct_handler()
+        direct = logs.direct
         if direct is not None and direct.takes_alone(logger):
-            direct.write_info(
+            direct.write_access(
                 logger,
-                f"{request.method} {request.path} {response.status:d}"
-                f" {response.body_length:d} {time * 1000:.1f}ms",
+                request.method,
+                request.path,
+                response.status,
+                response.body_length,
+                time * 1000,
             )
             return
         logger.info(
-            "%s %s %d %d %.1fms",
+            logs.ACCESS_FORMAT,
             request.method,
             request.path,
             response.status,

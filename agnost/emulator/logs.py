@@ -6,7 +6,7 @@ and most of a line's cost is logging's machinery (a ``LogRecord``, the walk to t
 the formatter) rather than the text. When :func:`configure_logging` has set up the process's
 logging and nothing has changed it since, an access line would reach that handler alone and
 come out as the handler writes it: :func:`direct_handler` is then that handler and
-:meth:`BufferedStderr.write_info` writes the same text without the machinery. Whenever the
+:meth:`BufferedStderr.write_access` writes the same text without the machinery. Whenever the
 configuration differs (another handler or a filter on the way, a level, a formatter, a record
 factory, the process's logging not set up by the command line at all, as for an in-process
 :class:`~agnost.emulator.Emulator`), lines go through ``logging`` as usual.
@@ -22,6 +22,7 @@ import threading
 import time
 
 __all__ = [
+    "ACCESS_FORMAT",
     "LOG_FLUSH_INTERVAL",
     "LOG_FORMAT",
     "BufferedStderr",
@@ -54,17 +55,38 @@ class LogFormatter(logging.Formatter):
         """The text of ``%(asctime)s`` for a record made at ``created`` (epoch seconds),
         ``msecs`` milliseconds into its second, as ``logging.Formatter.formatTime`` writes it
         (its ``converter``, ``default_time_format`` and ``default_msec_format``)."""
+        text = self.second_text(created)
+        if self.default_msec_format:
+            return self.default_msec_format % (text, msecs)
+        return text
+
+    def second_text(self, created: float) -> str:
+        """:meth:`time_text` without the milliseconds (made once a second)."""
         second = int(created)
         if second != self._second:
             self._text = time.strftime(self.default_time_format, self.converter(created))
             self._second = second
-        if self.default_msec_format:
-            return self.default_msec_format % (self._text, msecs)
         return self._text
 
 
-#: How many lines written by :meth:`BufferedStderr.write_info` may wait for the flushing thread.
+# Bound once: the checks of every access line look these up.
+_INFO = logging.INFO
+_Logger = logging.Logger
+_LogRecord = logging.LogRecord
+_record_factory = logging.getLogRecordFactory
+_level_name = logging.getLevelName
+_clock = time.time
+
+#: The message of an access line: method, path, status, body size, milliseconds taken.
+ACCESS_FORMAT = "%s %s %d %d %.1fms"
+
+#: How many access lines (see :meth:`BufferedStderr.write_access`) may wait for the flushing
+#: thread before the next one hands them to the stream itself.
 _MAX_PENDING = 4096
+
+#: An access line waiting in :attr:`BufferedStderr._pending`: when it was logged (epoch
+#: seconds), the logger's name, and the arguments of :data:`ACCESS_FORMAT`.
+_Pending = tuple[float, str, str, str, int, int, float]
 
 
 class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
@@ -83,8 +105,8 @@ class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
         self._urgent = False
         self._own_formatter = LogFormatter(LOG_FORMAT)
         self.setFormatter(self._own_formatter)
-        #: Lines from :meth:`write_info` not yet handed to the stream, oldest first.
-        self._pending: list[str] = []
+        #: Lines from :meth:`write_access` not yet handed to the stream, oldest first.
+        self._pending: list[_Pending] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write the record; flush at once if it is a WARNING or worse."""
@@ -117,17 +139,39 @@ class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
     def _drain(self) -> None:
         """Hand the pending lines to the stream (with the handler's lock held)."""
         if self._pending:
-            lines, self._pending = self._pending, []
+            entries, self._pending = self._pending, []
             try:
-                self.stream.write("".join(lines))
+                self.stream.write(self._lines(entries))
             except RecursionError:
                 raise
             except Exception:  # as logging does for a failing emit
                 self.handleError(logging.makeLogRecord({"msg": "(access log lines)"}))
 
+    def _lines(self, entries: list[_Pending]) -> str:
+        """The lines of ``entries`` as logging would write them (see :meth:`write_access`):
+        made here, in one go, rather than on each request's way out."""
+        formatter = self._own_formatter
+        # LOG_FORMAT, with ACCESS_FORMAT as the message and, unless the formatter's class says
+        # otherwise, logging's own "%s,%03d" for the time.
+        own_msecs = formatter.default_msec_format == "%s,%03d"
+        template = ("%s,%03d" if own_msecs else "%s%.0s") + " %s INFO " + ACCESS_FORMAT
+        template += self.terminator
+        lines = []
+        last = -1
+        stamp = ""
+        for created, name, method, path, status, size, ms in entries:
+            second = int(created)
+            msecs = int((created - second) * 1000)  # as LogRecord has it
+            if not own_msecs:
+                stamp = formatter.time_text(created, msecs)
+            elif second != last:
+                stamp, last = formatter.second_text(created), second
+            lines.append(template % (stamp, msecs, name, method, path, status, size, ms))
+        return "".join(lines)
+
     def takes_alone(self, logger: logging.Logger) -> bool:
         """Whether an INFO record of ``logger`` would be written by this handler and by no
-        other, in :data:`LOG_FORMAT` and unchanged on the way: :meth:`write_info` then writes
+        other, in :data:`LOG_FORMAT` and unchanged on the way: :meth:`write_access` then writes
         what logging would.
 
         That is: ``logger`` is a plain logger enabled for INFO, not disabled and without
@@ -138,15 +182,15 @@ class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
         ``INFO``; records are made by ``logging.LogRecord`` itself.
         """
         if (
-            type(logger) is not logging.Logger
-            or logger.disabled
+            logger.disabled
             or logger.filters
-            or not logger.isEnabledFor(logging.INFO)
             or self.filters
-            or self.level > logging.INFO
+            or self.level > _INFO
             or self.formatter is not self._own_formatter
-            or logging.getLogRecordFactory() is not logging.LogRecord
-            or logging.getLevelName(logging.INFO) != "INFO"
+            or type(logger) is not _Logger
+            or not logger.isEnabledFor(_INFO)
+            or _record_factory() is not _LogRecord
+            or _level_name(_INFO) != "INFO"
         ):
             return False
         reached = 0
@@ -155,30 +199,32 @@ class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
             for handler in node.handlers:
                 if handler is self:
                     reached += 1
-                elif handler.level <= logging.INFO:
+                elif handler.level <= _INFO:
                     return False
             node = node.parent if node.propagate else None
         return reached == 1
 
-    def write_info(self, logger: logging.Logger, message: str) -> None:
-        """Write the line an INFO record of ``logger`` with ``message`` comes out as (only
-        when :meth:`takes_alone` says so): queued for the flushing thread, which hands it to
-        the stream with the others (in order, and before any later record's line)."""
-        created = time.time()
-        stamp = self._own_formatter.time_text(created, int((created - int(created)) * 1000))
+    def write_access(
+        self, logger: logging.Logger, method: str, path: str, status: int, size: int, ms: float
+    ) -> None:
+        """Write the line ``logger.info(ACCESS_FORMAT, method, path, status, size, ms)``
+        comes out as (only when :meth:`takes_alone` says so): queued, and made by the
+        flushing thread, which hands it to the stream with the others, in order and before
+        any later record's line."""
         pending = self._pending
-        pending.append(f"{stamp} {logger.name} INFO {message}{self.terminator}")
+        pending.append((_clock(), logger.name, method, path, status, size, ms))
         if len(pending) >= _MAX_PENDING:  # the flushing thread is late: do not wait for it
-            with self.lock:  # type: ignore[union-attr]
+            with self.lock:  # type: ignore[union-attr]  # made by the handler's __init__
                 self._drain()
 
 
-_direct: BufferedStderr | None = None
+#: The handler :func:`configure_logging` installed, if it did (see the module doc).
+direct: BufferedStderr | None = None
 
 
 def direct_handler() -> BufferedStderr | None:
     """The handler :func:`configure_logging` installed, if it did (see the module doc)."""
-    return _direct
+    return direct
 
 
 def configure_logging(level: str) -> None:
@@ -192,12 +238,12 @@ def configure_logging(level: str) -> None:
     holds (see the module doc). This is process-wide, which the command line's process is
     for.
     """
-    global _direct
+    global direct
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
     setattr(logging, "_srcfile", None)  # noqa: B010 - the documented switch, a private name
     handler = BufferedStderr()
     logging.basicConfig(level=level.upper(), handlers=[handler])
-    _direct = handler
+    direct = handler
     threading.Thread(target=handler.flush_every, name="agnost-emulator-log", daemon=True).start()
