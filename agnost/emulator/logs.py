@@ -182,13 +182,13 @@ class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
         ``INFO``; records are made by ``logging.LogRecord`` itself.
         """
         if (
-            logger.disabled
+            not logger.isEnabledFor(_INFO)  # first: all there is to check at WARNING
+            or logger.disabled
             or logger.filters
             or self.filters
             or self.level > _INFO
             or self.formatter is not self._own_formatter
             or type(logger) is not _Logger
-            or not logger.isEnabledFor(_INFO)
             or _record_factory() is not _LogRecord
             or _level_name(_INFO) != "INFO"
         ):

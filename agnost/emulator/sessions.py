@@ -10,7 +10,6 @@ it never authenticates a request).
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import re
@@ -106,32 +105,51 @@ async def get_all_sessions(request: web.Request) -> web.Response:
         found = await authenticate(request)
         rows = await state.db.run(Database.live_session_texts, found.user_id, since)
     listed = ", ".join(
-        listed_session(text, token if digest == own else digest) for digest, text in rows
+        listed_session(text, token if digest == own else digest, digest) for digest, text in rows
     )
     return web.Response(
         body=f"[{listed}]".encode(), content_type="application/json", charset="utf-8"
     )
 
 
-def listed_session(text: str, token: str) -> str:
+def listed_session(text: str, token: str, digest: str | None = None) -> str:
     """``json.dumps(session_wire(json.loads(text), token))``: a stored session (its JSON
-    ``text``) as a listing shows it, with ``token`` in it.
+    ``text``, stored under ``digest`` if given) as a listing shows it, with ``token`` in it.
 
     The JSON around the token is worked out once per stored session (sessions do not
-    change), so a listing decodes and encodes only the tokens.
+    change; remembered by digest, and by text without one), and so is the whole of it with
+    the session handle (``digest``) as its token, so a listing decodes and encodes only the
+    caller's own token.
     """
-    parts = _around_token(text)
-    if parts is None:
+    key = text if digest is None else digest
+    known = _around_token.get(key)
+    if known is None or known[0] != text:
+        if len(_around_token) >= _REMEMBERED:
+            _around_token.clear()
+        before, after = _parts_around_token(text)
+        handle = None
+        if before is not None and after is not None and digest is not None:
+            handle = before + _encode_string(digest) + after
+        known = _around_token[key] = (text, before, after, handle)
+    _, before, after, handle = known
+    if handle is not None and token == digest:
+        return handle
+    if before is None or after is None:
         return json.dumps(session_wire(json.loads(text), token))
-    return parts[0] + _encode_string(token) + parts[1]
+    return before + _encode_string(token) + after
 
 
 #: ``json.dumps`` of one string, as it writes one inside a document (``ensure_ascii``).
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
+#: What :func:`listed_session` has worked out: digest (or text) -> (text, before, after,
+#: the whole with the digest as the token).
+_around_token: dict[str, tuple[str, str | None, str | None, str | None]] = {}
+#: How many stored sessions :data:`_around_token` remembers before it starts over.
+_REMEMBERED = 4096
 
-@functools.lru_cache(maxsize=4096)
-def _around_token(text: str) -> tuple[str, str] | None:
+
+def _parts_around_token(text: str) -> tuple[str | None, str | None]:
     """The JSON text of the listed session stored as ``text``, before and after its token
     (``session_wire`` puts ``userId`` first and ``token`` second); None for a document that
     does not come out that way (one that holds a ``token``: it is then encoded each time)."""
@@ -139,7 +157,7 @@ def _around_token(text: str) -> tuple[str, str] | None:
     before = '{"userId": ' + json.dumps(doc["userId"]) + ', "token": '
     whole = json.dumps(session_wire(doc, ""))
     if "token" in doc or not whole.startswith(before + '""'):
-        return None
+        return None, None
     return before, whole[len(before) + 2 :]
 
 

@@ -44,11 +44,21 @@ DOCS: list[dict[str, Any]] = [
 
 
 @pytest.mark.parametrize("doc", DOCS)
-@pytest.mark.parametrize("token", ["tok-\u00e9", "0" * 64, 'quote"and\\slash'])
+@pytest.mark.parametrize(
+    "token", ["tok-\u00e9", "0" * 64, 'quote"and\\slash', "\u00e9t\u00e9", "Ab9"]
+)
 def test_a_listed_session_is_json_dumps_of_session_wire(doc: dict[str, Any], token: str) -> None:
     for text in (json.dumps(doc), json.dumps(doc, separators=(",", ":"), ensure_ascii=False)):
         for _ in range(2):  # worked out, then from what was worked out
             assert listed_session(text, token) == json.dumps(session_wire(doc, token))
+
+
+def test_a_listed_session_remembered_by_digest_follows_its_text() -> None:
+    digest = "d" * 64
+    for token in (digest, "tok-1", 'quote"d'):
+        for doc in DOCS:
+            text = json.dumps(doc)
+            assert listed_session(text, token, digest) == json.dumps(session_wire(doc, token))
 
 
 def test_the_listing_is_byte_for_byte_what_the_documents_dump_to(api: Api) -> None:
