@@ -7,9 +7,12 @@ import http.client
 import http.cookiejar
 import io
 import logging
+import os
 import re
 import socket
+import sys
 import time
+import urllib.request
 from typing import Any
 
 import requests
@@ -20,6 +23,7 @@ import urllib3.connectionpool
 import urllib3.poolmanager
 import urllib3.response
 import urllib3.util
+from requests.structures import CaseInsensitiveDict
 
 from ._core.errors import (
     ConnectError,
@@ -86,6 +90,10 @@ class RequestsTransport:
             if type(current) is requests.adapters.HTTPAdapter:
                 session.mount(prefix, _DeadlineAdapter.like(current))
         self._session = session
+        # The session agnost made is sent on without requests' per-call machinery (see
+        # _send_direct), for the URLs under the environment's own prefix.
+        self._prefix = base_url + "/" if self._owns_session else None
+        self._settings: tuple[dict[Any, Any], dict[str, Any]] | None = None
         connect = timeout.connect
         if timeout.total is not None:
             connect = timeout.total if connect is None else min(connect, timeout.total)
@@ -99,8 +107,10 @@ class RequestsTransport:
         deadline = None if self._total is None else time.monotonic() + self._total
         deadline_set, in_call_set = _DEADLINE.set(deadline), _IN_CALL.set(True)
         try:
-            with (
-                self._session.request(
+            if self._prefix is not None and request.url.startswith(self._prefix):
+                opened = self._send_direct(request, headers)
+            else:
+                opened = self._session.request(
                     request.method,
                     request.url,
                     data=request.body,
@@ -111,8 +121,8 @@ class RequestsTransport:
                     # Not None: requests would look up ~/.netrc and send what it finds there as
                     # Authorization, which agnost sends only for an API key.
                     auth=_no_auth,
-                ) as answer,
-            ):
+                )
+            with opened as answer:
                 body = self._read(answer, request.max_response_bytes or self._limit)
                 return Response(answer.status_code, answer.reason or "", answer.headers, body)
         except _FAILURES as exc:
@@ -125,6 +135,53 @@ class RequestsTransport:
         # Raised outside the except block, so the library's exception, whose text may carry
         # the URL's query (an access token), is not kept as the context either.
         raise failure
+
+    def _send_direct(self, request: Request, headers: dict[str, str]) -> requests.Response:
+        """What ``Session.request`` does for agnost's own session, less what cannot apply
+        to it: the same prepared request (the session's default headers with agnost's, no
+        ~/.netrc, no cookies, which its jar refuses), the same adapter, proxies and CA
+        bundle from the environment, no hooks (it has none), no redirects followed. The
+        environment's settings are worked out again only when the environment changed."""
+        session = self._session
+        merged = CaseInsensitiveDict(session.headers)
+        merged.update(headers)
+        prepared = requests.PreparedRequest()
+        prepared.prepare(
+            method=request.method.upper(),
+            url=request.url,
+            headers=merged,
+            data=request.body or {},
+            auth=_no_auth,
+            cookies=session.cookies,
+        )
+        settings = self._environment_settings(request.url)
+        return session.get_adapter(request.url).send(
+            prepared,
+            stream=True,
+            timeout=self._timeout,  # type: ignore[arg-type]  # requests takes (x, None) too
+            verify=settings["verify"],
+            cert=settings["cert"],
+            proxies=dict(settings["proxies"]),
+        )
+
+    def _environment_settings(self, url: str) -> dict[str, Any]:
+        """``Session.merge_environment_settings`` for a URL under the prefix, kept while the
+        environment stays as it was: requests reads the proxy variables and the CA bundle
+        variables from ``os.environ`` on every call, which is most of its own cost per call.
+        Only where proxies come from the environment alone (not the macOS or Windows
+        system settings, which can change under an unchanged environment)."""
+        environ = getattr(os.environ, "_data", None) if _PROXIES_FROM_ENVIRONMENT else None
+        known = self._settings
+        if known is not None and environ is not None and known[0] == environ:
+            return known[1]
+        settings: dict[str, Any] = dict(
+            self._session.merge_environment_settings(url, {}, True, None, None)
+        )
+        if environ is not None:
+            # The host decides the proxy (and NO_PROXY's match): every URL under the prefix
+            # has the prefix's host.
+            self._settings = (dict(environ), settings)
+        return settings
 
     def _read(self, answer: requests.Response, limit: int) -> bytes:
         if too_large(answer.headers.get("Content-Length"), limit):
@@ -146,6 +203,14 @@ class RequestsTransport:
         """Close the HTTP session if this transport created it."""
         if self._owns_session:
             self._session.close()
+
+
+#: Whether urllib takes proxies and their exceptions from the environment only (not macOS's
+#: or Windows's system settings), so that an unchanged environment means unchanged proxies.
+_PROXIES_FROM_ENVIRONMENT = (
+    sys.platform not in ("darwin", "win32")
+    and urllib.request.getproxies is urllib.request.getproxies_environment
+)
 
 
 def _remaining() -> float | None:
