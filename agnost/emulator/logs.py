@@ -14,6 +14,7 @@ factory, the process's logging not set up by the command line at all, as for an 
 
 from __future__ import annotations
 
+import collections
 import io
 import logging
 import os
@@ -80,9 +81,11 @@ _clock = time.time
 #: The message of an access line: method, path, status, body size, milliseconds taken.
 ACCESS_FORMAT = "%s %s %d %d %.1fms"
 
-#: How many access lines (see :meth:`BufferedStderr.write_access`) may wait for the flushing
-#: thread before the next one hands them to the stream itself.
-_MAX_PENDING = 4096
+#: How many access lines (see :meth:`BufferedStderr.write_access`) are made in one go, by the
+#: request whose line fills the batch; the flushing thread makes those of a batch not yet
+#: full. (Making them all on the flushing thread costs more than making them: while it holds
+#: the GIL, every system call of the event loop's thread hands the GIL over and back.)
+_BATCH = 256
 
 #: An access line waiting in :attr:`BufferedStderr._pending`: when it was logged (epoch
 #: seconds), the logger's name, and the arguments of :data:`ACCESS_FORMAT`.
@@ -106,7 +109,10 @@ class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
         self._own_formatter = LogFormatter(LOG_FORMAT)
         self.setFormatter(self._own_formatter)
         #: Lines from :meth:`write_access` not yet handed to the stream, oldest first.
-        self._pending: list[_Pending] = []
+        # A deque, never replaced: the event loop's thread appends without the lock while
+        # another thread drains (appending and taking from either end are atomic), and a line
+        # appended during a drain is taken by that drain or the next, never dropped.
+        self._pending: collections.deque[_Pending] = collections.deque()
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write the record; flush at once if it is a WARNING or worse."""
@@ -138,8 +144,9 @@ class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
 
     def _drain(self) -> None:
         """Hand the pending lines to the stream (with the handler's lock held)."""
-        if self._pending:
-            entries, self._pending = self._pending, []
+        pending = self._pending
+        if pending:
+            entries = [pending.popleft() for _ in range(len(pending))]
             try:
                 self.stream.write(self._lines(entries))
             except RecursionError:
@@ -208,12 +215,12 @@ class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
         self, logger: logging.Logger, method: str, path: str, status: int, size: int, ms: float
     ) -> None:
         """Write the line ``logger.info(ACCESS_FORMAT, method, path, status, size, ms)``
-        comes out as (only when :meth:`takes_alone` says so): queued, and made by the
-        flushing thread, which hands it to the stream with the others, in order and before
-        any later record's line."""
+        comes out as (only when :meth:`takes_alone` says so): queued, and made with the
+        others of its batch (see :data:`_BATCH`), in order and before any later record's
+        line."""
         pending = self._pending
         pending.append((_clock(), logger.name, method, path, status, size, ms))
-        if len(pending) >= _MAX_PENDING:  # the flushing thread is late: do not wait for it
+        if len(pending) >= _BATCH:
             with self.lock:  # type: ignore[union-attr]  # made by the handler's __init__
                 self._drain()
 
