@@ -154,8 +154,9 @@ class RequestsTransport:
             auth=_no_auth,
             cookies=session.cookies,
         )
-        settings = self._environment_settings(request.url)
-        return session.get_adapter(request.url).send(
+        url = prepared.url or request.url  # as Session.request goes on with it
+        settings = self._environment_settings(url)
+        return session.get_adapter(url).send(
             prepared,
             stream=True,
             timeout=self._timeout,  # type: ignore[arg-type]  # requests takes (x, None) too

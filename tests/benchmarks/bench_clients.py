@@ -3,6 +3,9 @@
 - ``get_all_sessions`` through ``agnost.Client`` next to raw ``requests`` and through
   ``agnost_async.AsyncClient`` next to raw ``aiohttp`` (the same GET with the same headers, plus
   the JSON decode), against one local server in its own process, at 1, 3, 30 and 300 sessions;
+  the blocking client also next to raw ``requests`` with ``trust_env`` off (requests reads the
+  proxy and CA-bundle variables from ``os.environ`` on every call, agnost's own session only
+  when the environment changed): requests' cheapest call;
 - structuring per session, in situ (the client's own work at N sessions less its work at none,
   less ``json.loads`` of the difference) and alone (``sessions_from_json``, the parser of
   answers, and ``from_wire``, one session at a time, over decoded sessions);
@@ -129,6 +132,11 @@ def _compare(base_url: str, sessions: list[dict[str, Any]], calls: int) -> None:
     loop = asyncio.new_event_loop()
     client = agnost.create_client(env_url, CLIENT_KEY, storage=_store())
     raw = requests.Session()
+    # requests reads the proxy and CA-bundle variables from os.environ on every call, which
+    # agnost's own session does only when the environment changed: this one shows requests
+    # without that lookup (trust_env off), the cheapest call it makes.
+    raw_bare = requests.Session()
+    raw_bare.trust_env = False
     raw_headers = _headers(f"agnost-python/{agnost.__version__} raw-requests")
     aclient = agnost_async.create_client(env_url, CLIENT_KEY, storage=_store())
     raw_async_headers = _headers(f"agnost-python/{agnost.__version__} raw-aiohttp")
@@ -144,6 +152,9 @@ def _compare(base_url: str, sessions: list[dict[str, Any]], calls: int) -> None:
     def sync_raw() -> Any:
         return raw.get(url, headers=raw_headers).json()
 
+    def sync_raw_bare() -> Any:
+        return raw_bare.get(url, headers=raw_headers).json()
+
     async def async_agnost() -> list[agnost.Session]:
         return await aclient.auth.get_all_sessions()
 
@@ -156,6 +167,7 @@ def _compare(base_url: str, sessions: list[dict[str, Any]], calls: int) -> None:
         expected = [agnost.from_wire(agnost.Session, s) for s in sessions]
         assert sync_agnost() == expected
         assert [agnost.from_wire(agnost.Session, s) for s in sync_raw()] == expected
+        assert [agnost.from_wire(agnost.Session, s) for s in sync_raw_bare()] == expected
         assert loop.run_until_complete(async_agnost()) == expected
         raw_async_result = loop.run_until_complete(async_raw())
         assert [agnost.from_wire(agnost.Session, s) for s in raw_async_result] == expected
@@ -163,6 +175,7 @@ def _compare(base_url: str, sessions: list[dict[str, Any]], calls: int) -> None:
         variants: dict[str, Callable[[], object]] = {
             "agnost.Client": sync_loop(sync_agnost, calls),
             "raw requests": sync_loop(sync_raw, calls),
+            "raw requests, no env": sync_loop(sync_raw_bare, calls),
             "agnost_async.AsyncClient": async_loop(loop, async_agnost, calls),
             "raw aiohttp": async_loop(loop, async_raw, calls),
         }
@@ -184,6 +197,14 @@ def _compare(base_url: str, sessions: list[dict[str, Any]], calls: int) -> None:
         )
         print(
             _ratio_line(
+                f"sync  agnost / requests no env ({count})",
+                times,
+                "agnost.Client",
+                "raw requests, no env",
+            )
+        )
+        print(
+            _ratio_line(
                 f"async agnost / aiohttp  ({count})",
                 times,
                 "agnost_async.AsyncClient",
@@ -200,6 +221,7 @@ def _compare(base_url: str, sessions: list[dict[str, Any]], calls: int) -> None:
     finally:
         client.close()
         raw.close()
+        raw_bare.close()
         loop.run_until_complete(aclient.aclose())
         loop.run_until_complete(araw.close())
         loop.close()
