@@ -1,0 +1,276 @@
+"""Review of the emulator's speed changes (issue 12): behaviour that must not have changed.
+
+Each test here was written against a defect found in the changes of 9968c01 and d64084c (the
+fused middleware, the moved connection deadlines, the spliced session listing, the direct
+access-log path), or against a property those changes could have broken.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from agnost.emulator import Emulator
+from agnost.emulator.auth import session_wire
+from agnost.emulator.db import Database
+from agnost.emulator.logs import BufferedStderr
+from agnost.emulator.security import token_digest
+
+from .conftest import AUTH, closed_by_server, connect, read_answer
+
+
+def test_no_access_line_is_lost_while_the_flushing_thread_drains() -> None:
+    """The direct path queues a line from the event loop's thread while the flushing thread
+    swaps the queue out and writes it: a line queued into the list being swapped out, after
+    the flushing thread made its lines, was dropped."""
+    handler = BufferedStderr()
+    original = handler.setStream(io.StringIO())
+    assert original is not None
+    original.close()  # the duplicate of stderr it made
+    logger = logging.getLogger("aiohttp.access")
+    done = threading.Event()
+
+    def flush_all_the_time() -> None:
+        while not done.is_set():
+            handler._flush_all()
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    flusher = threading.Thread(target=flush_all_the_time)
+    flusher.start()
+    count = 400_000
+    try:
+        for size in range(count):
+            handler.write_access(logger, "GET", "/p", 200, size, 0.1)
+    finally:
+        done.set()
+        flusher.join()
+        sys.setswitchinterval(previous)
+    handler._flush_all()
+    stream = handler.stream
+    assert isinstance(stream, io.StringIO)
+    sizes = [int(line.split(" ")[-2]) for line in stream.getvalue().splitlines()]
+    handler.close()
+    missing = sorted(set(range(count)) - set(sizes))
+    assert (len(sizes), missing[:10]) == (count, [])
+
+
+# --- connection deadlines moved rather than made per request ------------------------------
+
+#: Far beyond every short timeout set below, far below the long ones.
+BOUND = 5.0
+GET_INDEX = b"GET /_emulator/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def _trickled_head_is_closed(conn: socket.socket) -> bool:
+    """Trickle a request head that never ends on ``conn``: whether the server closes it."""
+    conn.settimeout(0.1)
+    conn.sendall(b"GET /_emulator/ HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    start = time.monotonic()
+    while time.monotonic() - start < BOUND:
+        try:
+            conn.sendall(b"X-Slow: 1\r\n")  # one header line every 0.1 s, never the end
+        except OSError:
+            return True
+        if closed_by_server(conn):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("pause", [0.0, 0.8])
+def test_a_slowloris_on_a_later_request_is_closed(pause: float) -> None:
+    """The head timer of a connection's first request is kept (and moved) for the next
+    head: one begun while it is still set (pause 0) or after it went off (0.8 s) is held
+    no longer than the header timeout."""
+    with (
+        Emulator(hash_cost=1, header_timeout=0.5, idle_timeout=60) as emu,
+        connect(emu, timeout=BOUND) as conn,
+    ):
+        conn.sendall(GET_INDEX)
+        assert read_answer(conn)[0] == 200
+        time.sleep(pause)
+        assert _trickled_head_is_closed(conn), "the later head was never cut"
+
+
+def test_a_header_timeout_lowered_while_a_connection_is_open_holds_for_its_next_head() -> None:
+    with (
+        Emulator(hash_cost=1, header_timeout=60, idle_timeout=60) as emu,
+        connect(emu, timeout=BOUND) as conn,
+    ):
+        conn.sendall(GET_INDEX)  # the head timer is set 60 s ahead
+        assert read_answer(conn)[0] == 200
+        emu.configure(header_timeout=0.3)
+        assert _trickled_head_is_closed(conn), "the later head was held to the old timeout"
+
+
+def test_a_client_that_stops_reading_after_its_first_answers_is_cut() -> None:
+    """The write deadline of a first, small answer is moved to the later answers' (the timer
+    set for the first fires first and sets itself again)."""
+    with Emulator(
+        hash_cost=1, max_connections=1, body_timeout=0.5, header_timeout=60, idle_timeout=60
+    ) as emu:
+        big = {"email": "ada@example.com", "password": "secret1", "nameOrUserData": {}}
+        big["nameOrUserData"] = {"pad": "y" * 900_000}
+        signed_up = requests.post(
+            emu.base_url + AUTH + "/signup-email",
+            json=big,
+            headers={"X-Client-Key": emu.client_key},
+            timeout=BOUND,
+        )
+        token = signed_up.json()["session"]["token"]
+        ask = (
+            f"GET {AUTH}/user HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Client-Key: {emu.client_key}\r\n"
+            f"Session: {token}\r\n\r\n"
+        ).encode()
+        port = urlsplit(emu.base_url).port
+        reader = socket.socket()
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.settimeout(BOUND)
+        reader.connect(("127.0.0.1", port))
+        try:
+            for _ in range(3):  # answers read: each moves the deadline
+                reader.sendall(GET_INDEX)
+                assert read_answer(reader)[0] == 200
+                time.sleep(0.2)
+            pipelined = 8  # about 7 MB of answers: more than the kernel's buffers take
+            reader.sendall(ask * pipelined)
+            # The only slot is held until the write deadline cuts the reader.
+            deadline = time.monotonic() + BOUND
+            while True:
+                with connect(emu, timeout=BOUND) as probe:
+                    probe.sendall(GET_INDEX)
+                    if read_answer(probe)[0] == 200:
+                        break
+                assert time.monotonic() < deadline, "the reader's slot was never freed"
+                time.sleep(0.1)
+        finally:
+            reader.close()
+
+
+# --- the session listing spliced from stored JSON -------------------------------------------
+
+#: User-Agent headers as bytes on the wire: each session stores what was parsed from one.
+ODD_AGENTS = [
+    b"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
+    b'Quote"Back\\slash/1.2.3 (\\u2028; "x")',
+    b"Caf\xc3\xa9Bot/1.0 \xe4\xb8\xad\xe6\x96\x87",  # UTF-8
+    b"Latin\xe9Agent/2.0 \xff\xfe",  # not UTF-8
+    b"Googlebot/2.1 (+http://www.google.com/bot.html)\t tab",
+    b"MyApp/1.0 okhttp/4.9.0 " + b"x" * 2000,  # longer than what is parsed
+    b"",
+]
+
+
+def test_the_listing_of_odd_user_agents_is_what_json_dumps_gave() -> None:
+    with Emulator(hash_cost=1) as emu:
+        key = emu.client_key
+        body = json.dumps({"email": "ada@example.com", "password": "secret1"}).encode()
+        signed = requests.post(
+            emu.base_url + AUTH + "/signup-email",
+            data=body,
+            headers={"X-Client-Key": key, "Content-Type": "application/json"},
+            timeout=BOUND,
+        )
+        assert signed.status_code == 200
+        tokens = []
+        for agent in ODD_AGENTS:
+            head = (
+                f"POST {AUTH}/signin-email HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Client-Key: {key}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            ).encode()
+            with connect(emu, timeout=BOUND) as conn:
+                conn.sendall(head + b"User-Agent: " + agent + b"\r\n\r\n" + body)
+                status, _, answer = read_answer(conn)
+            assert status == 200, answer
+            tokens.append(json.loads(answer)["session"]["token"])
+        state = emu._state()
+        for caller in (tokens[0], tokens[3], tokens[-1]):
+            for _ in range(2):  # worked out, then remembered
+                listing = requests.get(
+                    emu.base_url + AUTH + "/sessions",
+                    headers={"X-Client-Key": key, "Session": caller},
+                    timeout=BOUND,
+                )
+                assert listing.status_code == 200
+                user_id = listing.json()[0]["userId"]
+                stored = state.db.call(Database.live_sessions, user_id, 0.0)
+                expected = [
+                    session_wire(doc, caller if digest == token_digest(caller) else digest)
+                    for digest, doc in stored
+                ]
+                assert len(expected) == len(ODD_AGENTS) + 1
+                assert listing.content == json.dumps(expected).encode()
+
+
+# --- the direct access-log path, in the command line's own process ----------------------------
+
+
+def test_the_command_lines_log_has_no_secret_and_a_line_per_request(tmp_path: Path) -> None:
+    """The direct path (taken in the command line's process, whose logging it set up) writes
+    what logging wrote: the path and never the query, headers or body."""
+    password = "PW-review-9f3c"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agnost.cli", "emulator", "--port", "0", "--ephemeral", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        assert process.stdout is not None
+        info = json.loads(process.stdout.readline())
+        base, key = info["url"], info["clientKey"]
+        with requests.Session() as http:
+            http.headers["X-Client-Key"] = key
+            signed = http.post(
+                base + AUTH + "/signup-email",
+                json={"email": "ada@example.com", "password": password},
+                timeout=BOUND,
+            )
+            token = signed.json()["session"]["token"]
+            http.cookies.clear()
+            secrets = [password, token, "KEY-review-77", "AT-review-88"]
+            asked = [
+                http.get(base + AUTH + "/sessions", headers={"Session": token}, timeout=BOUND),
+                http.get(base + AUTH + "/grant?key=KEY-review-77", timeout=BOUND),
+                http.head(base + AUTH + "/grant?key=KEY-review-77", timeout=BOUND),
+                http.get(base + "/_auth/grant?access_token=AT-review-88", timeout=BOUND),
+                http.get(
+                    base + "/app/x?key=KEY-review-77",
+                    cookies={"session_token": token},
+                    timeout=BOUND,
+                ),
+            ]
+            assert asked[0].status_code == 200
+        with socket.create_connection(("127.0.0.1", info["port"]), timeout=BOUND) as conn:
+            conn.sendall(
+                b"GET /a%0d%0ab?access_token=AT-review-88 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Session: " + token.encode() + b"\r\nConnection: close\r\n\r\n"
+            )
+            while conn.recv(65536):
+                pass
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0
+    for secret in secrets:
+        assert secret not in stderr
+    access = [line for line in stderr.splitlines() if " aiohttp.access INFO " in line]
+    assert len(access) == 7, stderr
+    assert all(
+        re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} aiohttp\.access INFO [A-Z]+ /", line)
+        for line in access
+    ), access
