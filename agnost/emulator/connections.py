@@ -146,7 +146,9 @@ class Connection(RequestHandler):
         self._in_request = False
         loop = self._factory.loop
         deadline = self._write_deadline = loop.time() + self._factory.config.body_timeout
-        self._write_timer = _timer_for(loop, self._write_timer, deadline, self._write_check)
+        timer = self._write_timer
+        if timer is None or timer.when() > deadline:  # else it goes off first and moves
+            self._write_timer = _timer_for(loop, timer, deadline, self._write_check)
 
     def idle(self) -> bool:
         """Whether the connection waits for a request none of whose bytes have come yet: no
