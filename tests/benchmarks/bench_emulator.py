@@ -37,9 +37,11 @@ from agnost.emulator import Emulator
 STARTS = 30
 REQUESTS = 2000
 IN_FLIGHT = 16
-#: Server comparison: requests per round and server, interleaved rounds.
-ROUND_REQUESTS = 4000
-ROUNDS = 7
+#: Server comparison: requests per round and server, interleaved rounds. A round is long
+#: enough for the servers' CPU time (counted in 10 ms ticks) to resolve about 1 us per
+#: request, and there are enough rounds for a median on a machine other jobs share.
+ROUND_REQUESTS = 8000
+ROUNDS = 11
 CLIENT_KEY = "bench-client-key"
 
 _HELLO = """
