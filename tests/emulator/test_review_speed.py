@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import signal
 import socket
@@ -274,3 +275,49 @@ def test_the_command_lines_log_has_no_secret_and_a_line_per_request(tmp_path: Pa
         re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} aiohttp\.access INFO [A-Z]+ /", line)
         for line in access
     ), access
+
+
+SITE = """
+import logging
+
+class DropHealth(logging.Filter):
+    def filter(self, record):
+        return "/_emulator/health" not in record.getMessage()
+
+class Mark(logging.Filter):
+    def filter(self, record):
+        record.msg = "MARKED " + record.msg
+        return True
+
+logging.getLogger("aiohttp.access").addFilter(DropHealth())
+logging.getLogger("aiohttp.access").addFilter(Mark())
+"""
+
+
+def test_filters_a_user_put_on_the_access_log_hold_in_the_command_lines_process(
+    tmp_path: Path,
+) -> None:
+    """A filter on ``aiohttp.access`` set up before the command line configures its logging
+    (here by ``sitecustomize``) sees every line: it drops some and changes the others."""
+    (tmp_path / "sitecustomize.py").write_text(SITE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agnost.cli", "emulator", "--port", "0", "--ephemeral", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        base = json.loads(process.stdout.readline())["url"]
+        with requests.Session() as http:
+            for path in ("/_emulator/health", "/_emulator/config", "/_emulator/health"):
+                assert http.get(base + path, timeout=BOUND).status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    access = [line for line in stderr.splitlines() if " aiohttp.access " in line]
+    assert len(access) == 1, stderr
+    assert " aiohttp.access INFO MARKED GET /_emulator/config 200 " in access[0]
