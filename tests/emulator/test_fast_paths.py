@@ -322,3 +322,57 @@ def test_queued_lines_are_what_the_formatter_makes_of_the_records(created: float
                 assert handler._lines([entry]) == plain.format(record) + "\n"
     finally:
         handler.close()
+
+
+def test_the_listing_waits_its_turn_while_the_database_is_busy(api: Api) -> None:
+    """With another call holding the database, the listing's quick read is not made on the
+    event loop's thread: it queues on the database thread and answers the same."""
+    import threading
+    import time
+
+    api.sign_up()
+    token = api.sign_in()
+    quiet = api.get("/sessions", token=token)
+    state = api.emulator._state()
+    holding = threading.Event()
+
+    def hold(db: Database) -> None:
+        holding.set()
+        time.sleep(0.5)
+
+    holder = threading.Thread(target=state.db.call, args=(hold,))
+    holder.start()
+    try:
+        assert holding.wait(10)
+        busy = api.get("/sessions", token=token)
+    finally:
+        holder.join()
+    assert (busy.status_code, busy.content) == (200, quiet.content)
+
+
+def test_read_now_is_for_quick_reads_and_says_when_the_database_is_busy() -> None:
+    import threading
+
+    from agnost.emulator.db import BUSY, DatabaseThread
+
+    db = DatabaseThread(":memory:")
+    try:
+        assert db.read_now(Database.caller_sessions, "d" * 64, 0.0) == []
+        with pytest.raises(ValueError, match="not a quick read"):
+            db.read_now(Database.reset)
+        entered, release = threading.Event(), threading.Event()
+
+        def hold(_: Database) -> None:
+            entered.set()
+            release.wait(10)
+
+        holder = threading.Thread(target=db.call, args=(hold,))
+        holder.start()
+        assert entered.wait(10)
+        try:
+            assert db.read_now(Database.caller_sessions, "d" * 64, 0.0) is BUSY
+        finally:
+            release.set()
+            holder.join()
+    finally:
+        db.close()
