@@ -151,15 +151,16 @@ def _api(client: Any, args: argparse.Namespace, printer: Printer, stdin: TextIO)
         (name, value.replace(token, HIDDEN) if token else value)
         for name, value in response.headers.items()
     ]
+    reason = response.reason.replace(token, HIDDEN) if token else response.reason
     if printer.json:
         document: dict[str, Any] = {"status": response.status}
         if args.include:
-            document.update(reason=response.reason, headers=dict(headers))
+            document.update(reason=reason, headers=dict(headers))
         document["body"] = response.json() if response.content.strip() else None
         return printer.emit(document, [])
     out = printer.out
     if args.include:
-        print(f"HTTP {response.status} {response.reason}".rstrip(), file=out)
+        print(f"HTTP {response.status} {reason}".rstrip(), file=out)
         for name, value in headers:
             print(f"{name}: {value}", file=out)
         print(file=out)
