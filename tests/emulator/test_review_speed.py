@@ -321,3 +321,88 @@ def test_filters_a_user_put_on_the_access_log_hold_in_the_command_lines_process(
     access = [line for line in stderr.splitlines() if " aiohttp.access " in line]
     assert len(access) == 1, stderr
     assert " aiohttp.access INFO MARKED GET /_emulator/config 200 " in access[0]
+
+
+# --- the order of the fused middleware's effects ------------------------------------------------
+
+TRUSTED = "http://localhost:3000"
+
+
+def _failing_handler(_request: object) -> object:
+    return {"not JSON": object()}  # fails while the answer is made
+
+
+#: (method, target, Host, Origin, with the client key) -> (status, code or None, CORS headers
+#: (Access-Control-Allow-Origin), Vary: Origin). What the five middlewares answered before
+#: they were one.
+ORDER = [
+    # The Host check comes before CORS: a preflight to a refused Host is refused bare.
+    (
+        ("OPTIONS", "/_emulator/config", "attacker.example", TRUSTED, False),
+        (403, "host_not_allowed", False, False),
+    ),
+    # An absolute-form target naming another host is refused before the Host check.
+    (
+        ("GET", "http://attacker.example/_emulator/config", "127.0.0.1", None, False),
+        (400, "bad_request", False, False),
+    ),
+    # A trusted preflight is answered before routing and the client-key check.
+    (("OPTIONS", AUTH + "/signin-email", "127.0.0.1", TRUSTED, False), (204, None, True, True)),
+    # A refused origin is refused before the client-key check.
+    (
+        ("POST", AUTH + "/signin-email", "127.0.0.1", "http://evil.example", False),
+        (403, "origin_not_allowed", False, True),
+    ),
+    # Errors after the CORS layer carry its headers: the client key, routing, a handler.
+    (
+        ("POST", AUTH + "/signin-email", "127.0.0.1", TRUSTED, False),
+        (401, "missing_client_key", True, True),
+    ),
+    (("GET", AUTH + "/nothing-here", "127.0.0.1", TRUSTED, True), (404, "not_found", True, True)),
+    (
+        ("DELETE", AUTH + "/sessions", "127.0.0.1", TRUSTED, True),
+        (405, "method_not_allowed", True, True),
+    ),
+    (("GET", "/failing", "127.0.0.1", TRUSTED, True), (500, "internal_server_error", True, True)),
+    (
+        ("GET", "/failing", "127.0.0.1", "http://evil.example", True),
+        (500, "internal_server_error", False, True),
+    ),
+    (
+        ("GET", AUTH + "/sessions", "127.0.0.1", "http://evil.example", True),
+        (401, "missing_session_token", False, True),
+    ),
+    # /_emulator/* never answers a page on another origin, not even a trusted one.
+    (
+        ("POST", "/_emulator/reset", "127.0.0.1", TRUSTED, False),
+        (403, "origin_not_allowed", False, True),
+    ),
+]
+
+
+def test_the_fused_middleware_keeps_the_order_of_its_effects() -> None:
+    with Emulator(hash_cost=1) as emu:
+        emu.add_endpoint("GET", "/failing", _failing_handler)
+        seen = []
+        for (method, target, host, origin, keyed), _ in ORDER:
+            head = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n"
+            if origin is not None:
+                head += f"Origin: {origin}\r\nAccess-Control-Request-Method: POST\r\n"
+            if keyed:
+                head += f"X-Client-Key: {emu.client_key}\r\n"
+            with connect(emu, timeout=BOUND) as conn:
+                conn.sendall((head + "\r\n").encode())
+                status, headers, body = read_answer(conn)
+            code = None
+            if body:
+                answer = json.loads(body)
+                code = answer.get("errors", [answer])[0]["code"]
+            seen.append(
+                (
+                    status,
+                    code,
+                    origin is not None and headers.get("access-control-allow-origin") == origin,
+                    headers.get("vary") == "Origin",
+                )
+            )
+        assert seen == [expected for _, expected in ORDER]
