@@ -180,13 +180,15 @@ async def _closed_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[
 
 
 def _reason(reason: str | None) -> str:
-    """The reason phrase as the blocking flavour gives it: its bytes read as Latin-1 (as
-    http.client does); aiohttp decoded them as UTF-8, escaping what was not."""
+    """The reason phrase as the blocking flavour gives it: its bytes read as Latin-1, blanks
+    around it stripped (as http.client does); aiohttp decoded them as UTF-8, escaping what
+    was not."""
     if reason is None:
         return ""
     if reason.isascii():  # the usual "OK": the same text either way
-        return reason
-    return reason.encode("utf-8", "surrogateescape").decode("latin-1")
+        return reason.strip()
+    # http.client strips the Latin-1 text (its blanks, and a no-break space's byte too).
+    return reason.encode("utf-8", "surrogateescape").decode("latin-1").strip()
 
 
 def _env_proxy(url: yarl.URL) -> str | None:

@@ -158,7 +158,10 @@ def _fast_structure_fn(conv: Any, cls: type[Any]) -> Callable[[Any, Any], Any]:
 def _precompiled(
     cls: type[Any], source: str, names: dict[str, Any]
 ) -> Callable[[Any, Any], Any] | None:
-    from . import _structure
+    try:
+        from . import _structure
+    except Exception:  # missing or broken (codegen rewrites it): compile as without it
+        return None
 
     found: Any = _structure.FACTORIES.get(cls.__qualname__)
     if found is None or found[0] != source or found[1] != tuple(sorted(names)):
