@@ -67,6 +67,7 @@ def test_no_access_line_is_lost_while_the_flushing_thread_drains() -> None:
     handler.close()
     missing = sorted(set(range(count)) - set(sizes))
     assert (len(sizes), missing[:10]) == (count, [])
+    assert sizes == list(range(count))  # and in the order they were logged
 
 
 # --- connection deadlines moved rather than made per request ------------------------------
