@@ -407,3 +407,21 @@ def test_the_fused_middleware_keeps_the_order_of_its_effects() -> None:
                 )
             )
         assert seen == [expected for _, expected in ORDER]
+
+
+def test_a_later_head_gets_its_own_header_timeout_not_what_is_left_of_the_first() -> None:
+    """The head timer set when the connection opened (3 s) is still set when a later head
+    begins (2 s in) and goes off while it arrives: the head, done within 3 s of its first
+    byte, is answered (the timer sets itself again for the later deadline)."""
+    with (
+        Emulator(hash_cost=1, header_timeout=3.0, idle_timeout=60) as emu,
+        connect(emu, timeout=BOUND * 2) as conn,
+    ):
+        conn.sendall(GET_INDEX)
+        assert read_answer(conn)[0] == 200
+        time.sleep(2.0)
+        for piece in (b"GET /_emulator/ HTTP/1.1\r\n", b"Host: 127.0.0.1\r\n", b"X-Slow: 1\r\n"):
+            conn.sendall(piece)
+            time.sleep(0.6)  # the opening timer goes off in here
+        conn.sendall(b"\r\n")
+        assert read_answer(conn)[0] == 200
