@@ -108,6 +108,9 @@ _DEV_CLIENT_KEY = "dev_client_key"
 #: least recently touched is forgotten first).
 MAX_CODE_TRIES = 10_000
 
+#: How many callers' session listings :meth:`Database.caller_sessions` keeps at most.
+_LISTINGS_KEPT = 256
+
 #: Owner read and write only, for the database file and its companions.
 _FILE_MODE = 0o600
 
@@ -192,6 +195,12 @@ class Database:
             self._code_tries: collections.OrderedDict[tuple[str, str], tuple[int, float]] = (
                 collections.OrderedDict()
             )
+            # What caller_sessions read, by digest, while nothing has been written since
+            # (_listed_at: the version it was read at, see _version). Another connection can
+            # open the same database unless it is a private in-memory one.
+            self._private = path in ("", ":memory:")
+            self._listed: dict[str, tuple[float | None, list[tuple[float, str, str]]]] = {}
+            self._listed_at: tuple[int, int] | None = None
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot use the database {path}: {exc}") from exc
         try:
@@ -436,13 +445,39 @@ class Database:
         """The unexpired sessions of the user whose unexpired session has this digest, oldest
         first, as (digest, the document's JSON text) pairs: that session among them; none if
         there is no such session (see :meth:`live_session_row` for why: it also deletes an
-        expired one). One query for an authenticated listing."""
-        return self._conn.execute(
-            "SELECT token_digest, doc FROM sessions WHERE user_id ="
-            " (SELECT user_id FROM sessions WHERE token_digest = ?1 AND created_at > ?2)"
-            " AND created_at > ?2 ORDER BY created_at, rowid",
-            (digest, not_before),
-        ).fetchall()
+        expired one). For an authenticated listing.
+
+        What is read is kept until anything is written to the database (by this connection
+        or, for a database another can open, by any): a client listing its sessions again
+        and again costs one query per change, not one per listing.
+        """
+        version = self._version()
+        if version != self._listed_at:
+            self._listed.clear()
+            self._listed_at = version
+        known = self._listed.get(digest)
+        if known is None:
+            rows = self._conn.execute(
+                "SELECT created_at, token_digest, doc FROM sessions WHERE user_id ="
+                " (SELECT user_id FROM sessions WHERE token_digest = ?)"
+                " ORDER BY created_at, rowid",
+                (digest,),
+            ).fetchall()
+            own = next((created for created, listed, _ in rows if listed == digest), None)
+            if len(self._listed) >= _LISTINGS_KEPT:
+                self._listed.clear()
+            known = self._listed[digest] = (own, rows)
+        own, rows = known
+        if own is None or own <= not_before:
+            return []
+        return [(listed, doc) for created, listed, doc in rows if created > not_before]
+
+    def _version(self) -> tuple[int, int]:
+        """What changes when anything is written: the rows this connection changed, and
+        (unless the database is private to it) SQLite's count of other connections'
+        commits."""
+        others = 0 if self._private else self._conn.execute("PRAGMA data_version").fetchone()[0]
+        return self._conn.total_changes, int(others)
 
     def live_session_texts(self, user_id: str, not_before: float) -> list[tuple[str, str]]:
         """:meth:`live_sessions` as stored: (digest, the document's JSON text) pairs."""

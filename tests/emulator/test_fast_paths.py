@@ -376,3 +376,64 @@ def test_read_now_is_for_quick_reads_and_says_when_the_database_is_busy() -> Non
             holder.join()
     finally:
         db.close()
+
+
+# --- the listing's read cache ------------------------------------------------------------
+
+
+def _listed_tokens(api: Api, token: str) -> list[str]:
+    answer = api.get("/sessions", token=token)
+    assert answer.status_code == 200, answer.text
+    return [session["token"] for session in answer.json()]
+
+
+def test_the_listing_follows_every_change_made_through_the_emulator(api: Api) -> None:
+    api.sign_up()
+    caller = api.sign_in()
+    first = _listed_tokens(api, caller)
+    assert _listed_tokens(api, caller) == first  # listed again, unchanged
+    later = api.sign_in()
+    assert _listed_tokens(api, caller) == [*first, token_digest(later)]
+    api.post("/signout", token=later)
+    assert _listed_tokens(api, caller) == first
+    api.post("/signout-all-except", token=caller)
+    assert _listed_tokens(api, caller) == [caller]
+    api.emulator.reset()
+    gone = api.get("/sessions", token=caller)
+    assert (gone.status_code, error_code(gone)) == (401, "invalid_session_token")
+
+
+def test_the_listing_drops_sessions_that_expired_since_it_was_read(api: Api) -> None:
+    api.sign_up()
+    state = api.emulator._state()
+    now = state.clock()
+    state.clock = lambda: now
+    old = api.sign_in()
+    state.clock = lambda: now + 100
+    caller = api.sign_in()
+    assert token_digest(old) in _listed_tokens(api, caller)
+    api.emulator.configure(session_lifetime=50)  # the first has expired; nothing written
+    assert token_digest(old) not in _listed_tokens(api, caller)
+    assert caller in _listed_tokens(api, caller)
+
+
+def test_the_listing_follows_changes_another_process_makes_to_the_file(tmp_path: Any) -> None:
+    import sqlite3
+
+    path = str(tmp_path / "emulator.db")
+    with Emulator(hash_cost=4, database=path) as emulator:
+        api = Api(emulator)
+        with api.http:
+            api.sign_up()
+            caller = api.sign_in()
+            other = api.sign_in()
+            assert token_digest(other) in _listed_tokens(api, caller)
+            # Another connection (as another process would) signs the other session out.
+            outside = sqlite3.connect(path, isolation_level=None)
+            try:
+                outside.execute(
+                    "DELETE FROM sessions WHERE token_digest = ?", (token_digest(other),)
+                )
+            finally:
+                outside.close()
+            assert token_digest(other) not in _listed_tokens(api, caller)
