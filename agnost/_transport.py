@@ -175,13 +175,16 @@ class RequestsTransport:
         known = self._settings
         if known is not None and environ is not None and known[0] == environ:
             return known[1]
+        # The environment the settings are worked out from, taken before: one changed while
+        # requests reads it (by another thread) must not pass for the one they belong to.
+        seen = None if environ is None else dict(environ)
         settings: dict[str, Any] = dict(
             self._session.merge_environment_settings(url, {}, True, None, None)
         )
-        if environ is not None:
+        if seen is not None:
             # The host decides the proxy (and NO_PROXY's match): every URL under the prefix
             # has the prefix's host.
-            self._settings = (dict(environ), settings)
+            self._settings = (seen, settings)
         return settings
 
     def _read(self, answer: requests.Response, limit: int) -> bytes:
