@@ -557,3 +557,48 @@ def test_endpoint_and_operation_tables_are_what_codegen_renders_from() -> None:
     assert {row.name for row in endpoint.METHODS} >= {"get", "post", "request"}
     assert all(isinstance(row.doc, str) and row.doc for row in operations.OPERATIONS)
     assert all(row.kind in ("read", "change") for row in local.LOCAL_METHODS)
+
+
+def test_concurrent_scopes_never_send_each_other_s_token_or_headers(
+    server: RecordingServer,
+) -> None:
+    # 40 scopes of one client at once, half with their own headers and half without (no
+    # header merge then): each request carries its own scope's token and headers only.
+    import concurrent.futures
+
+    import agnost_async
+
+    url = server.url + "/e:abc"
+    server.script(json_reply({}))
+
+    def headers_of(i: int) -> dict[str, str] | None:
+        return {"X-Scope": str(i)} if i % 2 else None
+
+    async def run_async() -> None:
+        async with agnost_async.create_client(url, CLIENT_KEY, storage=agnost.MemoryStore()) as c:
+            scopes = [c.scope(f"tok-a{i}") for i in range(40)]
+            await asyncio.gather(
+                *(
+                    s.endpoint.get("/x", params={"i": str(i)}, headers=headers_of(i))
+                    for i, s in enumerate(scopes)
+                )
+            )
+
+    asyncio.run(run_async())
+    with agnost.create_client(url, CLIENT_KEY, storage=agnost.MemoryStore()) as client:
+        scopes = [client.scope(f"tok-s{i}") for i in range(40)]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(
+                pool.map(
+                    lambda i: scopes[i].endpoint.get(
+                        "/x", params={"i": str(i)}, headers=headers_of(i)
+                    ),
+                    range(40),
+                )
+            )
+    assert len(server.requests) == 80
+    for n, recorded in enumerate(server.requests):
+        i = int(recorded.query.split("=")[1])
+        prefix = "tok-a" if n < 40 else "tok-s"
+        assert recorded.header("Session") == f"{prefix}{i}"
+        assert recorded.header("X-Scope") == (str(i) if i % 2 else None)
