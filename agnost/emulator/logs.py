@@ -81,6 +81,9 @@ _clock = time.time
 #: The message of an access line: method, path, status, body size, milliseconds taken.
 ACCESS_FORMAT = "%s %s %d %d %.1fms"
 
+#: ``"%03d" % n`` for every millisecond ``n`` of a second.
+_MSECS = tuple(f"{n:03d}" for n in range(1000))
+
 #: How many access lines (see :meth:`BufferedStderr.write_access`) are made in one go, by the
 #: request whose line fills the batch; the flushing thread makes those of a batch not yet
 #: full. (Making them all on the flushing thread costs more than making them: while it holds
@@ -156,13 +159,15 @@ class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
 
     def _lines(self, entries: list[_Pending]) -> str:
         """The lines of ``entries`` as logging would write them (see :meth:`write_access`):
-        made here, in one go, rather than on each request's way out."""
+        made here, in one go, rather than on each request's way out (the date text once a
+        second, the part from the logger's name to the body size once per batch for the
+        requests that share it)."""
         formatter = self._own_formatter
-        # LOG_FORMAT, with ACCESS_FORMAT as the message and, unless the formatter's class says
-        # otherwise, logging's own "%s,%03d" for the time.
-        own_msecs = formatter.default_msec_format == "%s,%03d"
-        template = ("%s,%03d" if own_msecs else "%s%.0s") + " %s INFO " + ACCESS_FORMAT
-        template += self.terminator
+        own_msecs = formatter.default_msec_format == "%s,%03d"  # logging's own, else asked
+        head, _, tail = ACCESS_FORMAT.rpartition("%.1f")  # the message up to the time taken
+        middle_format = " %s INFO " + head  # LOG_FORMAT from the name, levelname INFO
+        end = tail + self.terminator
+        middles: dict[tuple[str, str, str, int, int], str] = {}
         lines = []
         last = -1
         stamp = ""
@@ -170,10 +175,16 @@ class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
             second = int(created)
             msecs = int((created - second) * 1000)  # as LogRecord has it
             if not own_msecs:
-                stamp = formatter.time_text(created, msecs)
-            elif second != last:
-                stamp, last = formatter.second_text(created), second
-            lines.append(template % (stamp, msecs, name, method, path, status, size, ms))
+                when = formatter.time_text(created, msecs)
+            else:
+                if second != last:
+                    stamp, last = formatter.second_text(created) + ",", second
+                when = stamp + _MSECS[msecs]
+            key = (name, method, path, status, size)
+            middle = middles.get(key)
+            if middle is None:
+                middle = middles[key] = middle_format % key
+            lines.append(f"{when}{middle}{ms:.1f}{end}")
         return "".join(lines)
 
     def takes_alone(self, logger: logging.Logger) -> bool:

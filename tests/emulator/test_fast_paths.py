@@ -437,3 +437,36 @@ def test_the_listing_follows_changes_another_process_makes_to_the_file(tmp_path:
             finally:
                 outside.close()
             assert token_digest(other) not in _listed_tokens(api, caller)
+
+
+@pytest.mark.parametrize("msec_format", [None, "%s.%03d", ""])
+def test_a_batch_of_queued_lines_is_what_the_formatter_makes(msec_format: str | None) -> None:
+    from agnost.emulator.logs import ACCESS_FORMAT, LOG_FORMAT, BufferedStderr
+
+    handler = BufferedStderr()
+    plain = logging.Formatter(LOG_FORMAT)
+    if msec_format is not None:  # as a formatter subclass may say
+        handler._own_formatter.default_msec_format = msec_format
+        plain.default_msec_format = msec_format
+    entries = [
+        (created, "aiohttp.access", method, path, status, size, ms)
+        for created in (1_780_000_000.0, 1_780_000_000.5, 1_780_000_001.25, 1_780_000_001.999)
+        for method, path, status, size in (
+            ("GET", "/_api/rest/v1/auth/sessions", 200, 1889),
+            ("GET", "/_api/rest/v1/auth/sessions", 200, 1889),
+            ("POST", "/caf\u00e9", 401, 120),
+        )
+        for ms in (0.25, 3.14159)
+    ]
+    expected = []
+    for entry in entries:
+        record = logging.LogRecord(
+            "aiohttp.access", logging.INFO, "", 0, ACCESS_FORMAT, entry[2:], None
+        )
+        record.created = entry[0]
+        record.msecs = int((entry[0] - int(entry[0])) * 1000)
+        expected.append(plain.format(record) + "\n")
+    try:
+        assert handler._lines(entries) == "".join(expected)
+    finally:
+        handler.close()
