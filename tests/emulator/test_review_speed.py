@@ -425,3 +425,56 @@ def test_a_later_head_gets_its_own_header_timeout_not_what_is_left_of_the_first(
             time.sleep(0.6)  # the opening timer goes off in here
         conn.sendall(b"\r\n")
         assert read_answer(conn)[0] == 200
+
+
+def test_a_batch_of_odd_lines_is_what_logging_formatter_makes_of_their_records() -> None:
+    """Lines made in a batch (one text per second, parts shared by equal requests) are what
+    logging writes for each record: paths with ``%``, escapes, surrogates, CR/LF; sizes and
+    times of every kind; equal requests next to each other and seconds crossed."""
+    import random
+
+    from agnost.emulator.logs import ACCESS_FORMAT, LOG_FORMAT
+
+    handler = BufferedStderr()
+    plain = logging.Formatter(LOG_FORMAT)
+    pick = random.Random(12)
+    paths = [
+        "/",
+        "/a%s%d%(name)s%%",
+        "/caf\u00e9/\u4e2d",
+        "/x\udcff\x00y",
+        "/a\r\nb",
+        "/" + "p" * 3000,
+    ]
+    times = [0.0, 0.04999, 0.05, 0.15, 0.25, 2.675, 1e-9, 99.95, 12345.6789, 1e12]
+    try:
+        entries = []
+        created = 1_780_000_000.0
+        for _ in range(2000):
+            created += pick.choice([0.0, 0.0004, 0.0011, 0.3, 0.9996, 1.0])
+            entries.append(
+                (
+                    created,
+                    pick.choice(["aiohttp.access", "other"]),
+                    pick.choice(["GET", "POST", "HEAD"]),
+                    pick.choice(paths),
+                    pick.choice([200, 404, 500]),
+                    pick.choice([0, 175, 10**12]),
+                    pick.choice(times),
+                )
+            )
+        expected = []
+        for entry in entries:
+            record = logging.LogRecord(
+                entry[1], logging.INFO, "", 0, ACCESS_FORMAT, entry[2:], None
+            )
+            record.created = entry[0]
+            record.msecs = int((entry[0] - int(entry[0])) * 1000)
+            expected.append(plain.format(record) + "\n")
+        for size in (1, 7, 256, len(entries)):
+            made = "".join(
+                handler._lines(entries[at : at + size]) for at in range(0, len(entries), size)
+            )
+            assert made == "".join(expected)
+    finally:
+        handler.close()
