@@ -478,3 +478,25 @@ def test_a_batch_of_odd_lines_is_what_logging_formatter_makes_of_their_records()
             assert made == "".join(expected)
     finally:
         handler.close()
+
+
+def test_a_body_that_came_during_its_request_does_not_start_the_next_heads_timer() -> None:
+    """Bytes that arrive while a request is handled are its body, not a later head: the
+    connection then waits for its next request as long as the idle timeout lets it (here
+    past the header timeout), as any kept-alive connection does."""
+    with (
+        Emulator(hash_cost=1, client_keys=["k"], header_timeout=0.3, idle_timeout=60) as emu,
+        connect(emu, timeout=BOUND) as conn,
+    ):
+        body = b'{"n": 1}'
+        conn.sendall(
+            b"POST /orders HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Client-Key: k\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        time.sleep(0.2)  # the request is being handled, waiting for its body
+        conn.sendall(body)
+        status, _, answer = read_answer(conn)
+        assert status == 200 and json.loads(answer)["body"] == {"n": 1}
+        time.sleep(1.0)  # past the header timeout, well within the idle timeout
+        conn.sendall(b"GET /_emulator/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert read_answer(conn)[0] == 200
