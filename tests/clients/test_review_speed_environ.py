@@ -37,15 +37,19 @@ def test_a_proxy_set_while_the_settings_are_worked_out_is_used_by_the_next_call(
             os.environ["HTTP_PROXY"] = proxy.url
             changed.append(True)
 
-    sys.setprofile(another_thread_sets_a_proxy)
     try:
-        assert client.auth.get_all_sessions() == []  # sent before the change: no proxy
-    finally:
-        sys.setprofile(None)
-    assert changed and len(server.requests) == 1 and proxy.requests == []
+        sys.setprofile(another_thread_sets_a_proxy)
+        try:
+            assert client.auth.get_all_sessions() == []  # sent before the change: no proxy
+        finally:
+            sys.setprofile(None)
+        assert changed and len(server.requests) == 1 and proxy.requests == []
 
-    assert client.auth.get_all_sessions() == []  # the environment now names a proxy
-    client.close()
+        assert client.auth.get_all_sessions() == []  # the environment now names a proxy
+    finally:
+        client.close()
+        # Set behind monkeypatch's back (it recorded the variable as absent): put it back.
+        os.environ.pop("HTTP_PROXY", None)
     assert len(proxy.requests) == 1, "the proxy set in the environment was not used"
     assert proxy.requests[0].target.startswith(server.url + "/e:abc/")
     assert len(server.requests) == 1
