@@ -418,15 +418,8 @@ class Database:
 
         An older one has expired: it is deleted on the way.
         """
-        row = self._conn.execute(
-            "SELECT created_at, doc FROM sessions WHERE token_digest = ?", (digest,)
-        ).fetchone()
-        if row is None:
-            return None
-        if row[0] <= not_before:
-            self._conn.execute("DELETE FROM sessions WHERE token_digest = ?", (digest,))
-            return None
-        return _loads(row[1])
+        row = self.live_session_row(digest, not_before)
+        return None if row is None else _loads(row[1])
 
     def live_session_row(self, digest: str, not_before: float) -> tuple[str, str] | None:
         """:meth:`live_session` as stored: (user id, the document's JSON text), for a caller
