@@ -64,9 +64,9 @@ ROUNDS = 25
 CALLS = {0: 100, 1: 100, 3: 100, 30: 40, 300: 8}
 SIZES = (1, 3, 30, 300)
 WARM_UP = 50
-IMPORT_RUNS = 25
+IMPORT_RUNS = 15
 #: Fresh interpreters per ``-X importtime`` figure (each module's median is shown).
-IMPORTTIME_RUNS = 7
+IMPORTTIME_RUNS = 5
 CONCURRENT = 50
 GATHERS = 6  # per variant per round of the concurrency benchmark
 

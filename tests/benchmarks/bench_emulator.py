@@ -41,7 +41,7 @@ IN_FLIGHT = 16
 #: enough for the servers' CPU time (counted in 10 ms ticks) to resolve about 1 us per
 #: request, and there are enough rounds for a median on a machine other jobs share.
 ROUND_REQUESTS = 8000
-ROUNDS = 11
+ROUNDS = 7
 CLIENT_KEY = "bench-client-key"
 
 _HELLO = """

@@ -18,7 +18,7 @@ from agnost.emulator import Emulator
 from agnost.emulator.db import Database
 
 AUTH = "/_api/rest/v1/auth"
-TRIES = 100
+TRIES = 60
 SIGN_INS = 1000
 OUTBOX_INSERTS = 6000
 
