@@ -38,8 +38,9 @@ def _next_state(state: StoredAuth) -> StoreUpdate:
     return {"user": {"seq": seq, "pad": "x" * pad, "stamp": _stamp(seq, pad)}}
 
 
-def _save_forever(data_dir: Path) -> None:
+def _save_forever(data_dir: Path, ready: int) -> None:
     store = FileStore(ENV_URL, CLIENT_KEY, data_dir=data_dir)
+    os.write(ready, b"x")  # the kill's random moment starts now, not at the fork
     while True:
         store.modify(_next_state)
 
@@ -53,12 +54,19 @@ def test_a_writer_killed_at_random_moments_never_leaves_a_broken_or_stale_file(
     last_seq = 0
     orphaned_temps = 0
     for kill in range(KILLS):
+        # On a loaded machine a child can take longer than the whole random delay to start:
+        # the delay counts from when it is ready to save.
+        ready_read, ready_write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child saves until it is killed
             try:
-                _save_forever(data_dir)
+                os.close(ready_read)
+                _save_forever(data_dir, ready_write)
             finally:
                 os._exit(1)
+        os.close(ready_write)
+        assert os.read(ready_read, 1) == b"x", kill
+        os.close(ready_read)
         time.sleep(random.uniform(0.0005, 0.012))
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
